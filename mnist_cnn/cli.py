@@ -1,0 +1,165 @@
+"""Command line: python -m mnist_cnn {train,evaluate,predict,bench}.
+
+Every expected failure (bad arguments, missing data, unreadable files) ends in one line on
+stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mnist_cnn.config import EPOCH_RANGE
+
+BAR_WIDTH = 30
+
+
+class CliError(Exception):
+    """An expected failure, reported as one line."""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _epochs(text: str) -> int:
+    value = _positive(text)
+    if not EPOCH_RANGE[0] <= value <= EPOCH_RANGE[1] * 5:
+        raise argparse.ArgumentTypeError(f"{value} epochs is out of range")
+    return value
+
+
+def _print_progress(p) -> None:
+    filled = int(BAR_WIDTH * p.fraction)
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    eta = f" eta {p.eta:4.0f}s" if p.eta is not None else ""
+    line = f"\r[{bar}] epoch {p.epoch}/{p.epochs} batch {p.batch}/{p.steps} loss {p.loss:.4f} acc {p.accuracy:.4f}{eta}"
+    if p.kind == "epoch":
+        line = (f"\repoch {p.epoch}/{p.epochs}: loss {p.loss:.4f} acc {p.accuracy:.4f} "
+                f"val_loss {p.val_loss:.4f} val_acc {p.val_accuracy:.4f} ({p.elapsed:.0f}s)").ljust(len(line)) + "\n"
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from mnist_cnn import store
+    from mnist_cnn.model import get_arch
+    from mnist_cnn.train import train
+
+    spec = get_arch(args.arch)
+    out = Path(args.out) if args.out else store.user_model_path(spec.name)
+    if out.suffix != ".keras":
+        raise CliError(f"--out must end in .keras, got {out.name}")
+    result = train(spec.name, epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
+                   progress=_print_progress, seed=args.seed)
+    entry = store.save_model(result.model, out, {
+        "arch": result.arch, "epochs": result.epochs, "batch_size": result.batch_size,
+        "train_images": result.train_images, "test_loss": round(result.test_loss, 5),
+        "test_accuracy": round(result.test_accuracy, 5), "train_seconds": round(result.seconds, 1),
+        "history": result.history, "trained_by": "python -m mnist_cnn train",
+    })
+    if args.activate:
+        store.set_current_model(out)
+    print(f"{spec.name}: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "
+          f"{result.seconds:.0f}s for {result.epochs} epochs; saved {entry.path}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from mnist_cnn.evaluate import evaluate_classifier
+    from mnist_cnn.inference import load_classifier
+
+    clf = load_classifier(args.model)
+    report = evaluate_classifier(clf)
+    print(f"{clf.path}: test accuracy {report.accuracy:.2%}, test loss {report.loss:.4f}, "
+          f"{len(report.mistakes)} misclassified of {report.total}")
+    print("per-class accuracy: " + "  ".join(f"{d}:{a:.2%}" for d, a in enumerate(report.per_class_accuracy)))
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from mnist_cnn.inference import load_classifier
+    from mnist_cnn.preprocess import ImageError, image_to_mnist
+
+    clf = load_classifier(args.model)
+    failed = False
+    for name in args.images:
+        try:
+            with open(name, "rb") as f:
+                image = image_to_mnist(f)
+        except (OSError, ImageError) as exc:
+            print(f"{name}: error: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        if image is None:
+            print(f"{name}: no digit found (the picture is blank)")
+            continue
+        probs = clf.predict_proba(image[None])[0]
+        digit = int(probs.argmax())
+        print(f"{name}: {digit} ({probs[digit]:.1%})")
+    if failed:
+        raise SystemExit(1)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from mnist_cnn.bench import run_benchmarks
+
+    text = run_benchmarks(quick=args.quick, browser=not args.no_browser)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mnist_cnn.model import ARCHITECTURES
+
+    parser = argparse.ArgumentParser(prog="python -m mnist_cnn", description="Train, evaluate and use the MNIST Draw CNNs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model on MNIST and save it")
+    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default="seed", help="architecture (default: seed)")
+    p.add_argument("--epochs", type=_epochs, help="epochs (default: the architecture's own)")
+    p.add_argument("--batch-size", type=_positive, help="batch size (default: the architecture's own)")
+    p.add_argument("--limit", type=_positive, help="train on the first N training images only")
+    p.add_argument("--out", help="where to save the .keras file (default: the user models folder)")
+    p.add_argument("--seed", type=int, help="random seed, for repeatable runs")
+    p.add_argument("--activate", action="store_true", help="make the new model the app's current one")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a model on the MNIST test set")
+    p.add_argument("--model", help="a .keras file (default: the current model)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="recognise the digit in picture files")
+    p.add_argument("images", nargs="+", help="PNG, JPEG or any picture Pillow reads")
+    p.add_argument("--model", help="a .keras file (default: the current model)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("bench", help="measure latency, throughput, robustness and start-up")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, to check the benchmark runs")
+    p.add_argument("--no-browser", action="store_true", help="skip the real-browser measurement")
+    p.add_argument("--out", help="also write the Markdown table to this file")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mnist_cnn.data import MnistDataError
+    from mnist_cnn.store import ModelStoreError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, MnistDataError, ModelStoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; nothing was saved", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,47 @@
+"""The one home for constants shared by the package, the CLI and the app."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# MNIST geometry and normalisation (LeCun et al.): digits are scaled so the longer
+# side of the ink's bounding box is 20 px, then centred by centre of mass in 28x28.
+IMAGE_SIZE = 28
+DIGIT_BOX = 20
+NUM_CLASSES = 10
+
+# The app's drawing canvas.
+CANVAS_SIZE = 280
+DEFAULT_STROKE_WIDTH = 18
+STROKE_WIDTH_RANGE = (6, 40)
+
+# Prediction display: below this top probability the app says it is unsure.
+LOW_CONFIDENCE = 0.6
+
+# Uploads: larger files are refused before decoding; huge images are refused after.
+MAX_UPLOAD_MB = 5
+MAX_IMAGE_PIXELS = 40_000_000
+
+# Retraining limits offered in the UI and accepted by the CLI.
+EPOCH_RANGE = (1, 20)
+BATCH_SIZES = (32, 64, 100, 128, 256)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_MODELS_DIR = REPO_ROOT / "models"
+DEFAULT_ARCH = "improved"
+
+DATA_ENV = "MNIST_DATA_DIR"
+HOME_ENV = "MNIST_DRAW_HOME"
+
+
+def user_home() -> Path:
+    """Where retrained models and the choice of current model live (never the repo's models/)."""
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".mnist_draw")
+
+
+def user_models_dir() -> Path:
+    return user_home() / "models"
+
+# Test-only: cap the number of training images a retrain from the app uses.
+TRAIN_LIMIT_ENV = "MNIST_DRAW_TRAIN_LIMIT"

@@ -1,0 +1,150 @@
+"""The page, without a browser: streamlit.testing.v1.AppTest runs app.py in-process."""
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_cnn import store
+from tests.conftest import ROOT
+
+APP = str(ROOT / "app.py")
+
+
+def run_app(tab: str = "Draw") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["tab"] = tab
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [s.value for s in at.subheader]
+    parts += [i.value for i in at.info] + [w.value for w in at.warning] + [e.value for e in at.error]
+    parts += [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def images(at) -> list:
+    return at.get("imgs")
+
+
+def test_draw_tab_invites_drawing_and_names_the_model():
+    at = run_app("Draw")
+    assert [t.label for t in at.tabs] == ["Draw", "Misclassified", "Filters"]
+    prediction = [m for m in at.metric if m.label == "Prediction"]
+    assert prediction and prediction[0].value == "—"
+    assert "Draw a digit" in texts(at)
+    sidebar = "\n".join(str(m.value) for m in at.sidebar.markdown) + "\n".join(c.value for c in at.sidebar.caption)
+    assert "Improved CNN" in sidebar and "shipped with the app" in sidebar
+    assert at.sidebar.button(key="retrain").label == "Retrain"
+    assert at.slider(key="stroke_width").value > 0
+
+
+def test_gallery_shows_mistakes_and_respects_filters():
+    at = run_app("Misclassified")
+    labels = [m.label for m in at.metric]
+    assert "Test accuracy" in labels and "Test loss" in labels
+    captions = [m.value for m in at.markdown if "→" in m.value]
+    assert len(captions) == 32  # a full first page
+    assert all(":blue[" in c and ":red[" in c for c in captions)
+    assert sum(len(i.proto.imgs) for i in images(at)) >= 32
+
+    at.selectbox(key="filter_true").set_value(9).run()
+    captions = [m.value for m in at.markdown if "→" in m.value]
+    assert captions and all(c.startswith(":blue[**9**]") for c in captions)
+
+    at.selectbox(key="filter_pred").set_value(4).run()
+    captions = [m.value for m in at.markdown if "→" in m.value]
+    assert all(c.startswith(":blue[**9**] → :red[**4**]") for c in captions)
+
+    confidences = lambda: [int(c.split("]")[-1].split("%")[0]) for c in  # noqa: E731
+                           (m.value for m in at.markdown if "→" in m.value)]
+    at.selectbox(key="filter_true").set_value("any").run()
+    at.selectbox(key="filter_pred").set_value("any").run()
+    first = confidences()
+    assert first == sorted(first, reverse=True)
+    at.radio(key="order").set_value("Least confident first").run()
+    assert confidences() == sorted(confidences())
+    assert "Confusion matrix" in texts(at)
+
+
+def test_gallery_pages_through_all_mistakes():
+    at = run_app("Misclassified")
+    page_input = [n for n in at.number_input if n.label.startswith("Page")][0]
+    pages = int(page_input.label.split("of ")[1].rstrip(")"))
+    assert pages >= 2
+    first = [m.value for m in at.markdown if "→" in m.value]
+    page_input.set_value(pages).run()
+    last = [m.value for m in at.markdown if "→" in m.value]
+    assert last and last != first
+
+
+def test_filters_tab_shows_32_kernels_and_feature_maps():
+    at = run_app("Filters")
+    captions = [list(i.proto.imgs) for i in images(at)]
+    kernel_lists = [imgs for imgs in captions if len(imgs) == 32]
+    assert len(kernel_lists) == 2  # the 32 kernels and the 32 feature maps
+    assert [img.caption for img in kernel_lists[0]] == [str(i) for i in range(1, 33)]
+    assert "learned 3×3 filters" in texts(at) and "test digit" in texts(at)
+
+
+def wait_for_training(at: AppTest, timeout: float = 240) -> AppTest:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        at.run()
+        if at.sidebar.button(key="retrain").disabled is False and not [b for b in at.button if b.key == "cancel_training"]:
+            return at
+        time.sleep(0.5)
+    raise AssertionError("training did not end in time")
+
+
+def test_retrain_switches_the_model_and_cancel_keeps_it(monkeypatch):
+    monkeypatch.setenv("MNIST_DRAW_TRAIN_LIMIT", "1500")
+    at = run_app("Draw")
+    before = store.current_model_path()
+    at.sidebar.selectbox(key="retrain_arch").set_value("seed").run()
+    at.sidebar.slider(key="epochs_seed").set_value(1).run()
+    at.sidebar.button(key="retrain").click().run()
+    wait_for_training(at)
+    assert not at.exception
+    after = store.current_model_path()
+    assert after != before and after == store.user_model_path("seed")
+    assert "Trained seed" in texts(at)
+    assert "retrained here" in "\n".join(c.value for c in at.sidebar.caption)
+
+    monkeypatch.setenv("MNIST_DRAW_TRAIN_LIMIT", "30000")
+    identity = store.entry(after).model_id
+    at.sidebar.slider(key="epochs_seed").set_value(10).run()
+    at.sidebar.button(key="retrain").click().run()
+    cancel = [b for b in at.button if b.key == "cancel_training"]
+    assert cancel, "a running job shows a Cancel button"
+    cancel[0].click().run()
+    wait_for_training(at)
+    assert "Cancelled" in texts(at)
+    assert store.current_model_path() == after and store.entry(after).model_id == identity
+
+
+@pytest.fixture
+def fresh_caches():
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def test_missing_mnist_is_explained_and_drawing_still_works(monkeypatch, tmp_path, fresh_caches):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "no-mnist-here"))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["tab"] = "Misclassified"
+    at.run()
+    assert not at.exception
+    assert "MNIST_DATA_DIR" in texts(at)
+    assert "Retraining needs MNIST" in "\n".join(e.value for e in at.sidebar.error)
+    at.session_state["tab"] = "Draw"
+    at.run()
+    assert [m.value for m in at.metric if m.label == "Prediction"] == ["—"]

@@ -1,0 +1,71 @@
+"""The real thing: streamlit run app.py, Debian's Chromium, digits drawn with the mouse."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from mnist_cnn import browser  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    home = tmp_path_factory.mktemp("e2e_home")
+    log = tmp_path_factory.mktemp("e2e_log") / "streamlit.log"
+    with browser.running_app(env={"MNIST_DRAW_HOME": str(home)}, log_path=log) as url:
+        yield url
+
+
+@pytest.fixture
+def page(app_url, request):
+    with playwright_sync.sync_playwright() as p, browser.browser_page(p) as page:
+        yield page
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / f"{request.node.name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot saved to {shot}")
+
+
+def expect_prediction(page, digit: str) -> None:
+    playwright_sync.expect(browser.prediction_value(page)).to_have_text(re.compile(rf"^{digit}"),
+                                                                       timeout=browser.UI_TIMEOUT_MS)
+
+
+def test_draw_a_one_and_a_zero_like_people_do(page, app_url):
+    canvas = browser.open_app(page, app_url)
+    playwright_sync.expect(browser.prediction_value(page)).to_have_text("—")
+    playwright_sync.expect(page.get_by_text("Draw a digit")).to_be_visible()
+
+    # A small "1", one vertical stroke, well right of centre and high up.
+    browser.draw(page, canvas, browser.vertical_stroke(0.72, 0.12, 0.45))
+    expect_prediction(page, "1")
+    playwright_sync.expect(page.get_by_alt_text("the 28x28 image the network receives")).to_be_visible()
+
+    browser.toolbar_button(page, "Reset canvas & history").click()
+    playwright_sync.expect(browser.prediction_value(page)).to_have_text("—", timeout=browser.UI_TIMEOUT_MS)
+
+    # A small "0", a closed loop, low and to the left.
+    browser.draw(page, canvas, browser.loop(0.3, 0.68, 0.11, 0.16))
+    expect_prediction(page, "0")
+
+
+def test_tabs_show_their_content(page, app_url):
+    browser.open_app(page, app_url)
+    page.get_by_role("tab", name="Misclassified").click()
+    playwright_sync.expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
+    playwright_sync.expect(page.get_by_text("Confusion matrix")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    assert page.get_by_test_id("stImage").count() >= 8
+
+    page.get_by_role("tab", name="Filters").click()
+    playwright_sync.expect(page.get_by_text("learned 3×3 filters")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    playwright_sync.expect(page.get_by_text("What each filter responds to")).to_be_visible()
+    assert page.get_by_test_id("stImage").count() >= 64
+
+    page.get_by_role("tab", name="Draw").click()
+    playwright_sync.expect(page.locator("canvas").last).to_be_visible(timeout=browser.UI_TIMEOUT_MS)

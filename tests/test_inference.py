@@ -1,0 +1,55 @@
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from mnist_cnn import store
+from mnist_cnn.data import to_model_input
+from mnist_cnn.inference import load_classifier, verdict
+
+
+def test_default_is_the_shipped_improved_model():
+    clf = load_classifier()
+    assert clf.path == store.shipped_model_path("improved") and clf.arch == "improved"
+    assert clf.warning is None
+
+
+def test_predict_proba_shapes_and_probabilities(seed_clf, mnist):
+    x = mnist[1][0][:50] / 255.0
+    for batch in (x.astype(np.float32), to_model_input(mnist[1][0][:50])):
+        probs = seed_clf.predict_proba(batch)
+        assert probs.shape == (50, 10)
+        assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert (probs.argmax(axis=1) == mnist[1][1][:50]).mean() > 0.95
+    with pytest.raises(ValueError, match="28, 28"):
+        seed_clf.predict_proba(np.zeros((1, 32, 32), np.float32))
+
+
+def test_concurrent_sessions_get_the_same_answers(improved_clf, mnist):
+    images = to_model_input(mnist[1][0][:64])
+    expected = improved_clf.predict_proba(images)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: improved_clf.predict_proba(images[i : i + 1])[0], range(64)))
+    assert np.allclose(np.stack(results), expected, atol=1e-5)
+
+
+def test_kernels_and_feature_maps(seed_clf, mnist):
+    assert seed_clf.first_layer_kernels().shape == (3, 3, 1, 32)
+    maps = seed_clf.feature_maps(mnist[1][0][0] / 255.0)
+    assert maps.shape == (28, 28, 32) and maps.min() >= 0  # after ReLU
+
+
+def test_corrupt_current_model_falls_back_to_shipped(tmp_path):
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a zip file")
+    store.set_current_model(bad)
+    clf = load_classifier()
+    assert clf.path == store.shipped_model_path() and "not a loadable" in clf.warning
+    with pytest.raises(store.ModelStoreError, match="not a loadable"):
+        load_classifier(bad)
+
+
+def test_verdict_hedges_when_unsure():
+    v = verdict(np.array([0.05, 0, 0, 0, 0.45, 0, 0.1, 0, 0, 0.40], dtype=np.float32))
+    assert v.digit == 4 and v.runner_up == 9 and v.unsure and v.hedge == "maybe a 4, or a 9"
+    assert not verdict(np.eye(10)[3]).unsure

@@ -1,0 +1,37 @@
+import pytest
+
+from mnist_cnn.model import ARCHITECTURES, FIRST_CONV, build_model, get_arch
+
+
+def test_seed_model_is_the_tutorials():
+    model = build_model("seed")
+    assert model.count_params() == 63_050
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Conv2D", "Activation", "MaxPooling2D", "Dropout", "Flatten", "Dense", "Activation"]
+    conv = model.get_layer(FIRST_CONV)
+    assert conv.filters == 32 and conv.kernel_size == (3, 3) and conv.padding == "same"
+    assert model.layers[1].get_config()["activation"] == "relu"
+    assert model.layers[3].rate == 0.25
+    assert model.layers[-1].get_config()["activation"] == "softmax"
+    assert type(model.optimizer).__name__ == "RMSprop"
+    assert model.loss == "categorical_crossentropy"
+
+
+def test_registry_names_and_shared_first_layer():
+    assert set(ARCHITECTURES) == {"seed", "improved"}
+    for name in ARCHITECTURES:
+        model = build_model(name)
+        conv = model.get_layer(FIRST_CONV)
+        assert conv.filters == 32 and conv.kernel_size == (3, 3)
+        assert model.output_shape == (None, 10)
+        assert model.get_layer("relu1") is not None
+
+
+def test_improved_uses_batch_norm_and_dropout():
+    kinds = {type(layer).__name__ for layer in build_model("improved").layers}
+    assert {"BatchNormalization", "Dropout", "Conv2D"} <= kinds
+
+
+def test_unknown_architecture_is_a_clear_error():
+    with pytest.raises(ValueError, match="choose one of: seed, improved"):
+        get_arch("resnet")

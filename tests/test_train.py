@@ -1,0 +1,85 @@
+import threading
+
+import numpy as np
+import pytest
+
+from mnist_cnn import store
+from mnist_cnn.train import TrainingCancelled, train
+
+
+def test_short_run_learns_and_reports_progress():
+    events = []
+    result = train("seed", epochs=1, limit=3000, progress=events.append, seed=0)
+    assert result.test_accuracy > 0.85  # chance is 0.10
+    assert result.train_images == 3000 and result.epochs == 1
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert len(epochs) == 1 and epochs[0].val_accuracy == pytest.approx(result.test_accuracy)
+    assert epochs[0].fraction == 1.0
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions)
+
+
+def test_improved_recipe_runs_with_augmentation():
+    result = train("improved", epochs=1, limit=1024, batch_size=128, seed=0)
+    assert 0.0 < result.test_accuracy <= 1.0
+    assert "val_loss" in result.history
+
+
+def test_cancel_stops_the_run_and_leaves_the_saved_model(tmp_path):
+    path = tmp_path / "seed.keras"
+    first = train("seed", epochs=1, limit=1000, seed=0)
+    store.save_model(first.model, path, {"arch": "seed", "test_accuracy": first.test_accuracy})
+    before = path.read_bytes()
+
+    cancel = threading.Event()
+    seen = []
+
+    def hook(p):
+        seen.append(p)
+        cancel.set()  # the user presses Cancel as soon as progress appears
+
+    with pytest.raises(TrainingCancelled):
+        train("seed", epochs=5, limit=20000, progress=hook, cancel=cancel)
+    assert seen and seen[-1].epoch == 1  # stopped inside the first of five epochs
+    assert path.read_bytes() == before
+    assert store.load_keras_model(path).count_params() == 63_050
+
+
+def test_interrupted_save_leaves_previous_model_loadable(tmp_path, monkeypatch):
+    path = tmp_path / "seed.keras"
+    result = train("seed", epochs=1, limit=1000, seed=0)
+    store.save_model(result.model, path, {"arch": "seed", "test_accuracy": 0.5})
+    before, meta_before = path.read_bytes(), store.read_meta(path)
+
+    original_save = type(result.model).save
+
+    def crash_midway(self, filepath, *args, **kwargs):
+        original_save(self, filepath, *args, **kwargs)
+        with open(filepath, "r+b") as f:
+            f.truncate(100)  # half-written
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(result.model), "save", crash_midway)
+    with pytest.raises(OSError):
+        store.save_model(result.model, path, {"arch": "seed", "test_accuracy": 0.9})
+    assert path.read_bytes() == before
+    assert store.read_meta(path) == meta_before
+    assert store.load_keras_model(path).count_params() == 63_050
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed.json", "seed.keras"]  # no temp files left
+
+
+def test_sidecar_records_what_a_user_needs(tmp_path):
+    result = train("seed", epochs=1, limit=1000, seed=0)
+    entry = store.save_model(result.model, tmp_path / "m.keras", {
+        "arch": "seed", "epochs": 1, "batch_size": 100, "test_loss": result.test_loss,
+        "test_accuracy": result.test_accuracy, "train_seconds": result.seconds})
+    meta = store.read_meta(entry.path)
+    for key in ("arch", "params", "epochs", "batch_size", "test_loss", "test_accuracy", "train_seconds",
+                "trained_at", "tensorflow", "keras", "sha256"):
+        assert key in meta
+    assert meta["params"] == 63_050 and entry.model_id == meta["sha256"]
+
+
+def test_limit_smaller_than_a_batch_is_refused():
+    with pytest.raises(ValueError, match="smaller than one batch"):
+        train("seed", epochs=1, limit=10)

@@ -7,6 +7,7 @@ stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -149,11 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _import_tensorflow_quietly() -> None:
+    """TensorFlow's C++ start-up lines (oneDNN, CPU features) bypass every log setting and would
+    bury the CLI's one-line messages, so stderr is muted at the file-descriptor level while it loads."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _import_tensorflow_quietly()
+    args = build_parser().parse_args(argv)
+
     from mnist_cnn.data import MnistDataError
     from mnist_cnn.store import ModelStoreError
 
-    args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except (CliError, MnistDataError, ModelStoreError, ValueError) as exc:

@@ -21,6 +21,7 @@ from typing import Any
 from mnist_cnn.config import DEFAULT_ARCH, SHIPPED_MODELS_DIR, user_home, user_models_dir
 
 CURRENT_FILE = "current.json"
+FILE_MODE = 0o644  # temporary files are created private; the final files are ordinary ones
 
 
 class ModelStoreError(RuntimeError):
@@ -78,6 +79,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -110,6 +112,7 @@ def save_model(model, path: Path, meta: dict[str, Any]) -> ModelEntry:
             **versions(),
             "sha256": file_digest(tmp),
         }
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

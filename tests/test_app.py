@@ -27,7 +27,7 @@ def texts(at) -> str:
 
 
 def images(at) -> list:
-    return at.get("imgs")
+    return at.get("image")
 
 
 def test_draw_tab_invites_drawing_and_names_the_model():

@@ -40,7 +40,7 @@ def expect_prediction(page, digit: str) -> None:
 def test_draw_a_one_and_a_zero_like_people_do(page, app_url):
     canvas = browser.open_app(page, app_url)
     playwright_sync.expect(browser.prediction_value(page)).to_have_text("—")
-    playwright_sync.expect(page.get_by_text("Draw a digit")).to_be_visible()
+    playwright_sync.expect(page.get_by_text("Draw a digit on the black canvas")).to_be_visible()
 
     # A small "1", one vertical stroke, well right of centre and high up.
     browser.draw(page, canvas, browser.vertical_stroke(0.72, 0.12, 0.45))
@@ -60,12 +60,12 @@ def test_tabs_show_their_content(page, app_url):
     page.get_by_role("tab", name="Misclassified").click()
     playwright_sync.expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
     playwright_sync.expect(page.get_by_text("Confusion matrix")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
-    assert page.get_by_test_id("stImage").count() >= 8
+    playwright_sync.expect(page.locator("img").nth(31)).to_be_visible(timeout=browser.UI_TIMEOUT_MS)  # a full page
 
     page.get_by_role("tab", name="Filters").click()
     playwright_sync.expect(page.get_by_text("learned 3×3 filters")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
     playwright_sync.expect(page.get_by_text("What each filter responds to")).to_be_visible()
-    assert page.get_by_test_id("stImage").count() >= 64
+    playwright_sync.expect(page.locator("img").nth(64)).to_be_visible(timeout=browser.UI_TIMEOUT_MS)  # 32 + 32 + more
 
     page.get_by_role("tab", name="Draw").click()
     playwright_sync.expect(page.locator("canvas").last).to_be_visible(timeout=browser.UI_TIMEOUT_MS)

@@ -13,7 +13,6 @@ from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from scipy import ndimage
 
 from mnist_cnn.config import DIGIT_BOX, IMAGE_SIZE, MAX_IMAGE_PIXELS
 
@@ -30,10 +29,10 @@ def _ink_from_gray(gray: np.ndarray) -> np.ndarray:
     """uint8 ink from a uint8 grey image whose background (read off the border) is either
     dark or light: the contrast with the background, whichever way round it is."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = int(np.median(border))
-    signed = gray.astype(np.int16) - background
-    ink = signed if background < 128 else -signed
-    return np.clip(ink, 0, 255).astype(np.uint8)
+    background = np.uint8(np.median(border))
+    if background < 128:
+        return np.maximum(gray, background) - background
+    return background - np.minimum(gray, background)
 
 
 def ink_from_rgba(rgba: np.ndarray) -> np.ndarray:
@@ -46,32 +45,37 @@ def ink_from_rgba(rgba: np.ndarray) -> np.ndarray:
         border = np.concatenate([alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]])
         if np.median(border) < 128:  # transparent background: alpha is the ink
             return alpha
-    gray = np.asarray(Image.fromarray(np.ascontiguousarray(rgba[..., :3])).convert("L"))
+    mode = "RGBA" if rgba.shape[2] == 4 else "RGB"
+    gray = np.asarray(Image.fromarray(np.ascontiguousarray(rgba), mode).convert("L"))
     return _ink_from_gray(gray)
 
 
 def normalize_ink(ink: np.ndarray) -> np.ndarray | None:
     """Crop, scale to a 20 px box, centre by mass in 28x28. `ink` is uint8 (0-255) or float
     (0-1); None when there is no ink."""
-    full = 255.0 if ink.dtype == np.uint8 else 1.0
-    peak = float(ink.max()) if ink.size else 0.0
-    if peak < MIN_INK * full:
+    if ink.dtype != np.uint8:
+        ink = (np.clip(ink, 0.0, 1.0) * 255).astype(np.uint8)
+    peak = int(ink.max()) if ink.size else 0
+    if peak < MIN_INK * 255:
         return None
     mask = ink > INK_THRESHOLD * peak
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32) / peak
+    crop = np.ascontiguousarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
     h, w = crop.shape
     scale = DIGIT_BOX / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    small = Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)
-    digit = np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0)
-    if digit.sum() <= 0:
+    small = Image.fromarray(crop, "L").resize((new_w, new_h), Image.Resampling.LANCZOS)
+    digit = np.asarray(small, dtype=np.float32) * (1.0 / peak)
+    np.clip(digit, 0.0, 1.0, out=digit)
+    mass = digit.sum()
+    if mass <= 0:
         return None
-    cy, cx = ndimage.center_of_mass(digit)
+    cy = float(digit.sum(axis=1) @ np.arange(new_h)) / mass
+    cx = float(digit.sum(axis=0) @ np.arange(new_w)) / mass
     # Centre of mass to the field's centre, but never push part of the digit outside it.
-    top = min(max(int(round(IMAGE_SIZE / 2 - cy)), 0), IMAGE_SIZE - new_h)
-    left = min(max(int(round(IMAGE_SIZE / 2 - cx)), 0), IMAGE_SIZE - new_w)
+    top = min(max(int(round(IMAGE_SIZE / 2 - 0.5 - cy)), 0), IMAGE_SIZE - new_h)
+    left = min(max(int(round(IMAGE_SIZE / 2 - 0.5 - cx)), 0), IMAGE_SIZE - new_w)
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     out[top : top + new_h, left : left + new_w] = digit
     return out

@@ -53,3 +53,15 @@ def test_verdict_hedges_when_unsure():
     v = verdict(np.array([0.05, 0, 0, 0, 0.45, 0, 0.1, 0, 0, 0.40], dtype=np.float32))
     assert v.digit == 4 and v.runner_up == 9 and v.unsure and v.hedge == "maybe a 4, or a 9"
     assert not verdict(np.eye(10)[3]).unsure
+
+
+@pytest.mark.parametrize("arch", ["seed", "improved"])
+def test_numpy_fast_path_matches_tensorflow(arch, mnist, request):
+    clf = request.getfixturevalue(f"{arch}_clf")
+    images = to_model_input(mnist[1][0][:200])
+    tf_probs = clf._forward(images).numpy()  # the compiled TensorFlow graph
+    np_probs = np.concatenate([clf.predict_proba(images[i : i + 8]) for i in range(0, 200, 8)])  # NumPy path
+    assert np.abs(tf_probs - np_probs).max() < 1e-4
+    assert (tf_probs.argmax(1) == np_probs.argmax(1)).all()
+    tf_maps = clf._features(images[:1]).numpy()[0]
+    assert np.abs(clf.feature_maps(images[0, ..., 0]) - tf_maps).max() < 1e-4

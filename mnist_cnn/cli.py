@@ -60,12 +60,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise CliError(f"--out must end in .keras, got {out.name}")
     result = train(spec.name, epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
                    progress=_print_progress, seed=args.seed)
-    entry = store.save_model(result.model, out, {
-        "arch": result.arch, "epochs": result.epochs, "batch_size": result.batch_size,
-        "train_images": result.train_images, "test_loss": round(result.test_loss, 5),
-        "test_accuracy": round(result.test_accuracy, 5), "train_seconds": round(result.seconds, 1),
-        "history": result.history, "trained_by": "python -m mnist_cnn train",
-    })
+    entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train"))
     if args.activate:
         store.set_current_model(out)
     print(f"{spec.name}: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "

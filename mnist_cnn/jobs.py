@@ -122,12 +122,7 @@ class TrainingJobs:
             if cancel.is_set():
                 raise TrainingCancelled()
             path = Path(out) if out else store.user_model_path(arch)
-            store.save_model(result.model, path, {
-                "arch": result.arch, "epochs": result.epochs, "batch_size": result.batch_size,
-                "train_images": result.train_images, "test_loss": round(result.test_loss, 5),
-                "test_accuracy": round(result.test_accuracy, 5), "train_seconds": round(result.seconds, 1),
-                "history": result.history, "trained_by": "the app's Retrain button",
-            })
+            store.save_model(result.model, path, result.sidecar("the app's Retrain button"))
             store.set_current_model(path)
             self._finish(FINISHED, f"Trained {arch}: test accuracy {result.test_accuracy:.2%}.", str(path))
         except TrainingCancelled:

@@ -70,6 +70,13 @@ class TrainResult:
     seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)
 
+    def sidecar(self, trained_by: str) -> dict:
+        """What the model's JSON sidecar records about this run."""
+        return {"arch": self.arch, "epochs": self.epochs, "batch_size": self.batch_size,
+                "train_images": self.train_images, "test_loss": round(self.test_loss, 5),
+                "test_accuracy": round(self.test_accuracy, 5), "train_seconds": round(self.seconds, 1),
+                "history": self.history, "trained_by": trained_by}
+
 
 class ProgressCallback(keras.callbacks.Callback):
     """Reports progress through a hook at most every `interval` seconds and honours cancel."""

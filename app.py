@@ -104,7 +104,7 @@ def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str) 
         st.info(empty_text)
         return
     v = verdict(clf.predict_proba(image[None])[0])
-    st.metric("Prediction", f"{v.digit}", delta=f"{v.confidence:.0%} sure", delta_color="off")
+    st.metric("Prediction", f"{v.digit}", delta=f"{v.confidence:.0%} sure", delta_color="off", delta_arrow="off")
     if v.unsure:
         st.warning(f"Not sure: {v.hedge}.")
     st.html(plots.prediction_html(v.probs, image))
@@ -320,10 +320,9 @@ with st.sidebar:
     st.fragment(run_every=poll)(training_status)()
 
 draw_tab, mistakes_tab, filters_tab = st.tabs(TABS, key="tab", on_change="rerun")
-if draw_tab.open:
-    with draw_tab:
-        draw_panel(clf)
-        upload_panel(clf)
+with draw_tab:  # always rendered, even behind another tab, so the drawing survives a tab switch
+    draw_panel(clf)
+    upload_panel(clf)
 if mistakes_tab.open:
     with mistakes_tab:
         misclassified_panel(clf)

@@ -54,6 +54,14 @@ def test_draw_a_one_and_a_zero_like_people_do(page, app_url):
     browser.draw(page, canvas, browser.loop(0.3, 0.68, 0.11, 0.16))
     expect_prediction(page, "0")
 
+    # Its feature maps are in the Filters tab, and the drawing is still there on the way back.
+    page.get_by_role("tab", name="Filters").click()
+    playwright_sync.expect(page.get_by_text("responds to in your drawing")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    page.get_by_role("tab", name="Draw").click()
+    expect_prediction(page, "0")
+    browser.toolbar_button(page, "Reset canvas & history").click()
+    playwright_sync.expect(browser.prediction_value(page)).to_have_text("—", timeout=browser.UI_TIMEOUT_MS)
+
 
 def test_tabs_show_their_content(page, app_url):
     browser.open_app(page, app_url)

@@ -26,6 +26,7 @@ TABS = ["Draw", "Misclassified", "Filters"]
 GALLERY_COLUMNS, GALLERY_ROWS = 8, 4
 GALLERY_PAGE = GALLERY_COLUMNS * GALLERY_ROWS
 GALLERY_SCALE = 3
+FILTER_INPUT_SCALE = 4
 POLL_RUNNING_S, POLL_IDLE_S = 1.0, 10.0  # idle sessions still notice a run started elsewhere
 SAMPLE_TEST_INDEX = 0  # the test digit whose feature maps show while the canvas is blank
 
@@ -208,7 +209,7 @@ def filters_panel(clf: Classifier) -> None:
     maps, top = plots.feature_map_images(clf.feature_maps(drawing))
     st.subheader(f"What each filter responds to in {source}")
     c1, c2 = st.columns([1, 6])
-    c1.image(plots.digit_image(drawing, 4), caption="input")
+    c1.image(plots.digit_image(drawing, FILTER_INPUT_SCALE), caption="input")
     c2.caption(f"After ReLU; white is the strongest response ({top:.2f}), black is none.")
     st.image(maps, caption=[str(i + 1) for i in range(len(maps))])
 

@@ -30,7 +30,7 @@ def copy_of_mnist(tmp_path, monkeypatch):
 
     src = os.environ["MNIST_DATA_DIR"]
     dst = tmp_path / "mnist"
-    shutil.copytree(src, dst)
+    shutil.copytree(src, dst, copy_function=shutil.copyfile)  # shared/ is read-only; the copies must not be
     return dst
 
 

@@ -299,8 +299,13 @@ def training_status() -> None:
         st.error(state.message)
     if p:
         c1, c2 = st.columns(2)
-        c1.metric("Loss", f"{p.loss:.4f}")
-        c2.metric("Accuracy", f"{p.accuracy:.2%}")
+        c1.metric("Train loss", f"{p.loss:.4f}")
+        c2.metric("Train accuracy", f"{p.accuracy:.2%}")
+    if state.epochs_done:
+        last = state.epochs_done[-1]
+        c1, c2 = st.columns(2)
+        c1.metric("Validation loss", f"{last.val_loss:.4f}", help=f"after epoch {last.epoch}, on the 10,000 test digits")
+        c2.metric("Validation accuracy", f"{last.val_accuracy:.2%}")
     if state.batches:
         df = plots.curves_frame(state.batches, state.epochs_done)
         st.line_chart(df[df.metric.str.contains("loss")], x="epoch", y="value", color="metric", height=160)

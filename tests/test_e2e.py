@@ -77,3 +77,20 @@ def test_tabs_show_their_content(page, app_url):
 
     page.get_by_role("tab", name="Draw").click()
     playwright_sync.expect(page.locator("canvas").last).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+
+
+def test_upload_a_picture(page, app_url, tmp_path, mnist):
+    from PIL import Image
+
+    browser.open_app(page, app_url)
+    x_test, y_test = mnist[1]
+    photo = tmp_path / "digit.png"
+    Image.fromarray(255 - x_test[7]).resize((300, 300)).save(photo)  # dark ink on white paper
+    page.locator("input[type=file]").set_input_files(str(photo))
+    uploaded = page.get_by_test_id("stMetric").filter(has_text="Prediction").nth(1).get_by_test_id("stMetricValue")
+    playwright_sync.expect(uploaded).to_have_text(re.compile(rf"^{y_test[7]}"), timeout=browser.UI_TIMEOUT_MS)
+
+    fake = tmp_path / "not-a-picture.png"
+    fake.write_text("this is text, not a picture")
+    page.locator("input[type=file]").set_input_files(str(fake))
+    playwright_sync.expect(page.get_by_text("not a picture Pillow can read")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)

@@ -36,19 +36,21 @@ class Classifier:
         self.entry = store.entry(self.path)
         self.warning = warning
         spec = [tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 1], tf.float32)]
-        features = keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output)
         self._forward = tf.function(lambda x: model(x, training=False), input_signature=spec)
-        self._features = tf.function(lambda x: features(x, training=False), input_signature=spec)
-        with _trace_lock:  # trace both graphs once, before any session thread calls them
-            zeros = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
-            self._forward(zeros)
-            self._features(zeros)
         try:
             self._np_forward = fastpath.compile_layers(model)
-            self._np_features = fastpath.compile_layers(model, stop_after=FEATURE_LAYER)
+            np_features = fastpath.compile_layers(model, stop_after=FEATURE_LAYER)
+            self._maps = lambda x: fastpath.run(np_features, x)
             fastpath.limit_blas_threads()
-        except fastpath.UnsupportedLayer:
-            self._np_forward = self._np_features = None
+        except fastpath.UnsupportedLayer:  # a layer fastpath does not know: TensorFlow for everything
+            self._np_forward = None
+            features = keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output)
+            tf_features = tf.function(lambda x: features(x, training=False), input_signature=spec)
+            self._maps = lambda x: tf_features(x).numpy()
+        with _trace_lock:  # trace the graphs once, before any session thread calls them
+            zeros = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
+            self._forward(zeros)
+            self._maps(zeros)
 
     @property
     def model_id(self) -> str:
@@ -80,10 +82,7 @@ class Classifier:
 
     def feature_maps(self, image: np.ndarray) -> np.ndarray:
         """The first convolution's 32 maps (after ReLU) for one image: (28, 28, 32)."""
-        x = self._as_batch(image)[:1]
-        if self._np_features is not None:
-            return fastpath.run(self._np_features, x)[0]
-        return self._features(x).numpy()[0]
+        return self._maps(self._as_batch(image)[:1])[0]
 
     def first_layer_kernels(self) -> np.ndarray:
         """The first convolution's kernels, channels-last as Keras stores them: (3, 3, 1, 32)."""

@@ -63,5 +63,23 @@ def test_numpy_fast_path_matches_tensorflow(arch, mnist, request):
     np_probs = np.concatenate([clf.predict_proba(images[i : i + 8]) for i in range(0, 200, 8)])  # NumPy path
     assert np.abs(tf_probs - np_probs).max() < 1e-4
     assert (tf_probs.argmax(1) == np_probs.argmax(1)).all()
-    tf_maps = clf._features(images[:1]).numpy()[0]
+    import keras
+
+    tf_maps = keras.Model(clf.model.inputs, clf.model.get_layer("relu1").output)(images[:1]).numpy()[0]
     assert np.abs(clf.feature_maps(images[0, ..., 0]) - tf_maps).max() < 1e-4
+
+
+def test_models_fastpath_cannot_run_use_tensorflow(monkeypatch, mnist):
+    from mnist_cnn import fastpath
+    from mnist_cnn.inference import Classifier
+
+    def unsupported(*args, **kwargs):
+        raise fastpath.UnsupportedLayer("pretend")
+
+    monkeypatch.setattr(fastpath, "compile_layers", unsupported)
+    path = store.shipped_model_path("seed")
+    clf = Classifier(store.load_keras_model(path), path)
+    image = mnist[1][0][0] / 255.0
+    assert clf.predict_proba(image[None])[0].argmax() == mnist[1][1][0]
+    maps = clf.feature_maps(image)
+    assert maps.shape == (28, 28, 32) and maps.min() >= 0

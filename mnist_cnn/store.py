@@ -71,6 +71,13 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _move_into_place(tmp: Path | str, path: Path) -> None:
+    """The last step of every write: make the finished temporary file readable like any other
+    and rename it over the target in one atomic step."""
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -79,8 +86,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
+        _move_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -112,8 +118,7 @@ def save_model(model, path: Path, meta: dict[str, Any]) -> ModelEntry:
             **versions(),
             "sha256": file_digest(tmp),
         }
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
+        _move_into_place(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

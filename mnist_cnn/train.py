@@ -69,10 +69,11 @@ class TrainResult:
     test_accuracy: float
     seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # run-specific facts for the sidecar (e.g. a fine-tune's)
 
     def sidecar(self, trained_by: str) -> dict:
         """What the model's JSON sidecar records about this run."""
-        return {"arch": self.arch, "epochs": self.epochs, "batch_size": self.batch_size,
+        return {**self.extra, "arch": self.arch, "epochs": self.epochs, "batch_size": self.batch_size,
                 "train_images": self.train_images, "test_loss": round(self.test_loss, 5),
                 "test_accuracy": round(self.test_accuracy, 5), "train_seconds": round(self.seconds, 1),
                 "history": self.history, "trained_by": trained_by}

@@ -1,0 +1,1 @@
+"""The Streamlit page, one module per tab; app.py is the table of contents."""

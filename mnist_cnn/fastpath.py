@@ -100,7 +100,7 @@ def compile_layers(model, stop_after: str | None = None) -> list[Op]:
     Raises UnsupportedLayer for anything this module does not implement."""
     ops: list[Op] = []
     for layer in model.layers:
-        kind = type(layer).__name__
+        kind = getattr(layer, "class_name", None) or type(layer).__name__  # kerasfile.LiteLayer or Keras
         if kind == "InputLayer" or kind == "Dropout":
             pass
         elif kind == "Conv2D":

@@ -1,0 +1,112 @@
+"""What every tab shares: the cached model, the MNIST test set and its report, the training
+jobs, and a visitor's anonymous session id. Everything derived from a model is cached on the
+model's identity (its sidecar's sha256), so a retrain invalidates exactly what depends on it."""
+
+from __future__ import annotations
+
+import gc
+import uuid
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from mnist_cnn import data, store
+from mnist_cnn.config import DATA_ENV
+from mnist_cnn.inference import Classifier, load_classifier
+
+
+def settle_memory() -> None:
+    """Move everything loaded so far out of the garbage collector's sight. A full collection over
+    TensorFlow's ~400,000 objects takes ~230 ms and would hold back a prediction by that much."""
+    gc.collect()
+    gc.freeze()
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def classifier_for(path: str, model_id: str) -> Classifier:
+    """A model by path and identity; loading needs no TensorFlow (about 0.1 s)."""
+    return load_classifier(path)
+
+
+def current_classifier() -> Classifier:
+    """The server's current model, or the shipped one (with a warning) if it cannot be loaded."""
+    path = store.current_model_path()
+    try:
+        return classifier_for(str(path), store.entry(path).model_id)
+    except store.ModelStoreError as exc:
+        shipped = store.shipped_model_path()
+        try:
+            clf = classifier_for(str(shipped), store.entry(shipped).model_id)
+        except store.ModelStoreError as shipped_exc:
+            st.error(f"{shipped_exc} Reinstall the app (git checkout models/) to get the shipped model back.")
+            st.stop()
+        st.warning(f"{exc} Using the shipped model instead.")
+        return clf
+
+
+def classifier_at(path: str | Path) -> Classifier:
+    return classifier_for(str(path), store.entry(Path(path)).model_id)
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def mnist_test_set() -> tuple[np.ndarray, np.ndarray] | str:
+    """The test images and labels, or the reason they cannot be loaded."""
+    try:
+        test = data.load_mnist()[1]
+    except data.MnistDataError as exc:
+        return str(exc)
+    settle_memory()
+    return test
+
+
+def data_problem() -> str | None:
+    test = mnist_test_set()
+    return test if isinstance(test, str) else None
+
+
+def mnist_missing() -> str | None:
+    """Why MNIST is certainly not available, judged without loading it (the sidebar asks on every
+    run, and loading takes a second); None when it may be (loading still checks everything)."""
+    source = data.data_source()
+    if source == "download" or source.endswith(".npz"):
+        return None
+    folder = Path(source)
+    if not folder.is_dir():
+        return f"MNIST folder {folder} does not exist"
+    names = [data.IDX_FILES["train_images"], data.IDX_FILES["train_images"] + ".gz", "mnist.npz"]
+    if not any((folder / n).is_file() for n in names):
+        return f"no MNIST files in {folder}"
+    return None
+
+
+def data_help(reason: str) -> None:
+    st.error(f"MNIST is not available: {reason}")
+    st.caption(f"Set `{DATA_ENV}` to a folder with the four MNIST IDX files and restart the app; "
+               "drawing keeps working with the current model.")
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the model on the 10,000 test digits (loads TensorFlow the first time)…")
+def test_report(path: str, model_id: str):
+    from mnist_cnn.evaluate import evaluate_classifier
+
+    report = evaluate_classifier(classifier_for(path, model_id))
+    settle_memory()
+    return report
+
+
+def session_id() -> str:
+    """An anonymous id for this browser session (drawings it saved, runs it started)."""
+    if "session_id" not in st.session_state:
+        st.session_state["session_id"] = uuid.uuid4().hex[:12]
+    return st.session_state["session_id"]
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -1,16 +1,22 @@
 """Loading MNIST: the four original IDX files, a Keras-style mnist.npz, or the Keras download.
 
 Sources, in order: an explicit folder, the MNIST_DATA_DIR environment variable, the Keras
-cache (~/.keras/datasets/mnist.npz), and finally keras.datasets.mnist.load_data(), which
-downloads. Every failure is a MnistDataError whose message is one sentence saying what is
+cache (~/.keras/datasets/mnist.npz), and finally a download of Keras' mnist.npz into that
+cache. Every failure is a MnistDataError whose message is one sentence saying what is
 wrong and how to fix it. The arrays are loaded once per process (they are 55 MB).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import http.client
 import os
+import socket
+import ssl
 import threading
+import urllib.error
+import urllib.request
 import zlib
 from pathlib import Path
 
@@ -31,6 +37,12 @@ EXPECTED_COUNTS = {"train": 60_000, "test": 10_000}
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 KERAS_CACHE = Path.home() / ".keras" / "datasets" / "mnist.npz"
+# Keras' own copy of MNIST (keras.datasets.mnist) and its checksum.
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+DOWNLOAD_TIMEOUT = 60.0  # seconds without an answer before giving up
+OFFLINE_HINT = (f"put the four MNIST IDX files (or mnist.npz) in a folder and set {DATA_ENV} to it, "
+                f"or copy mnist.npz to {KERAS_CACHE} (README: Getting MNIST offline)")
 
 _cache: dict[str, Dataset] = {}
 _lock = threading.Lock()
@@ -114,18 +126,49 @@ def _load_from_folder(folder: Path) -> Dataset:
     return _validate(_load_idx_folder(folder), str(folder))
 
 
-def _download() -> Dataset:
-    try:
-        import keras
+def _failure_cause(exc: BaseException, timeout: float) -> str:
+    """Name why a download failed in words a person can act on."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered HTTP {exc.code} {exc.reason}"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, socket.gaierror):
+        return "the host name could not be resolved (no network or no DNS)"
+    if isinstance(reason, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(reason, ssl.SSLError):
+        return f"the secure connection failed ({reason.reason or reason})"
+    return f"{type(reason).__name__}: {reason}"
 
-        return _validate(keras.datasets.mnist.load_data(), "the Keras download")
-    except MnistDataError:
-        raise
-    except Exception as exc:
-        raise MnistDataError(
-            f"MNIST is not on this machine and the download failed ({type(exc).__name__}); "
-            f"set {DATA_ENV} to a folder with the four IDX files."
-        ) from None
+
+def download_mnist(dest: Path = KERAS_CACHE, url: str = MNIST_URL, timeout: float = DOWNLOAD_TIMEOUT) -> Path:
+    """Download Keras' mnist.npz to dest, checking its SHA-256; the same file and place Keras uses.
+
+    Done here rather than by keras.datasets so loading data needs no TensorFlow and a failure can
+    name its real cause. The file appears at dest only once complete and verified.
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            payload = response.read()
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise MnistDataError(_download_failed(url, _failure_cause(exc, timeout))) from None
+    if hashlib.sha256(payload).hexdigest() != MNIST_SHA256:
+        raise MnistDataError(_download_failed(
+            url, f"the file received ({len(payload):,} bytes) is corrupt or incomplete (checksum mismatch)"))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.part")
+        partial.write_bytes(payload)
+        os.replace(partial, dest)
+    except OSError as exc:
+        raise MnistDataError(f"MNIST was downloaded but cannot be saved to {dest} ({exc.strerror}); "
+                             f"{OFFLINE_HINT}.") from None
+    return dest
+
+
+def _download_failed(url: str, cause: str) -> str:
+    return f"MNIST is not on this machine and downloading it from {url} failed: {cause}; {OFFLINE_HINT}."
 
 
 def data_source(data_dir: str | os.PathLike | None = None) -> str:
@@ -145,7 +188,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> Dataset:
     with _lock:
         if source not in _cache:
             if source == "download":
-                _cache[source] = _download()
+                _cache[source] = _validate(_load_npz(download_mnist()), "the download")
             elif source == str(KERAS_CACHE) and data_dir is None and not os.environ.get(DATA_ENV):
                 _cache[source] = _validate(_load_npz(KERAS_CACHE), source)
             else:

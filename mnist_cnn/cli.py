@@ -1,7 +1,9 @@
 """Command line: python -m mnist_cnn {train,evaluate,predict,bench}.
 
 Every expected failure (bad arguments, missing data, unreadable files) ends in one line on
-stderr and a non-zero exit code, never a traceback.
+stderr and a non-zero exit code, never a traceback. Parsing imports nothing heavy, so `--help`
+and a mistyped argument answer at once; TensorFlow is loaded (quietly) only by the commands that
+train or score many images, and `predict` runs on NumPy alone.
 """
 
 from __future__ import annotations
@@ -14,10 +16,26 @@ from pathlib import Path
 from mnist_cnn.config import EPOCH_RANGE
 
 BAR_WIDTH = 30
+MAX_EPOCHS = EPOCH_RANGE[1] * 5
+# The names in mnist_cnn.model.ARCHITECTURES, here so parsing needs no Keras (tests check they agree).
+ARCHITECTURE_NAMES = ("seed", "improved")
+TRAIN_DEFAULT_ARCH = "seed"
 
 
 class CliError(Exception):
     """An expected failure, reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (the usage is one --help away)."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def plural(n: int, word: str) -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _positive(text: str) -> int:
@@ -32,8 +50,8 @@ def _positive(text: str) -> int:
 
 def _epochs(text: str) -> int:
     value = _positive(text)
-    if not EPOCH_RANGE[0] <= value <= EPOCH_RANGE[1] * 5:
-        raise argparse.ArgumentTypeError(f"{value} epochs is out of range")
+    if value > MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"{value} epochs is too many; use 1 to {MAX_EPOCHS}")
     return value
 
 
@@ -41,7 +59,8 @@ def _print_progress(p) -> None:
     filled = int(BAR_WIDTH * p.fraction)
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
     eta = f" eta {p.eta:4.0f}s" if p.eta is not None else ""
-    line = f"\r[{bar}] epoch {p.epoch}/{p.epochs} batch {p.batch}/{p.steps} loss {p.loss:.4f} acc {p.accuracy:.4f}{eta}"
+    line = (f"\r[{bar}] epoch {p.epoch}/{p.epochs} batch {p.batch}/{p.steps} "
+            f"loss {p.loss:.4f} acc {p.accuracy:.4f}{eta}")
     if p.kind == "epoch":
         line = (f"\repoch {p.epoch}/{p.epochs}: loss {p.loss:.4f} acc {p.accuracy:.4f} "
                 f"val_loss {p.val_loss:.4f} val_acc {p.val_accuracy:.4f} ({p.elapsed:.0f}s)").ljust(len(line)) + "\n"
@@ -50,59 +69,80 @@ def _print_progress(p) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix != ".keras":
+        raise CliError(f"--out must end in .keras, got {out.name}")
+    from mnist_cnn.data import load_mnist
+
+    load_mnist()  # missing data is reported before TensorFlow's seconds of loading
+    _import_tensorflow_quietly()
     from mnist_cnn import store
-    from mnist_cnn.model import get_arch
     from mnist_cnn.train import train
 
-    spec = get_arch(args.arch)
-    out = Path(args.out) if args.out else store.user_model_path(spec.name)
-    if out.suffix != ".keras":
-        raise CliError(f"--out must end in .keras, got {out.name}")
-    result = train(spec.name, epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
+    out = out or store.user_model_path(args.arch)
+    result = train(args.arch, epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
                    progress=_print_progress, seed=args.seed)
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train"))
     if args.activate:
         store.set_current_model(out)
-    print(f"{spec.name}: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "
-          f"{result.seconds:.0f}s for {result.epochs} epochs; saved {entry.path}")
+    print(f"{args.arch}: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "
+          f"{result.seconds:.0f}s for {plural(result.epochs, 'epoch')}; saved {entry.path}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from mnist_cnn.evaluate import evaluate_classifier
     from mnist_cnn.inference import load_classifier
 
     clf = load_classifier(args.model)
+    _import_tensorflow_quietly()  # 10,000 images go through TensorFlow
+    from mnist_cnn.evaluate import evaluate_classifier
+
     report = evaluate_classifier(clf)
     print(f"{clf.path}: test accuracy {report.accuracy:.2%}, test loss {report.loss:.4f}, "
-          f"{len(report.mistakes)} misclassified of {report.total}")
+          f"{len(report.mistakes):,} misclassified of {report.total:,}")
     print("per-class accuracy: " + "  ".join(f"{d}:{a:.2%}" for d, a in enumerate(report.per_class_accuracy)))
 
 
+def unreadable(name: str) -> str | None:
+    """Why a path given on the command line cannot be read as a picture, or None if it can be tried."""
+    path = Path(name)
+    if path.is_dir():
+        return "is a folder, not a picture (name the picture files in it)"
+    if not path.exists():
+        return "no such file"
+    return None
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
-    from mnist_cnn.inference import load_classifier
+    from mnist_cnn.inference import load_classifier, verdict
     from mnist_cnn.preprocess import ImageError, image_to_mnist
 
     clf = load_classifier(args.model)
     failed = False
     for name in args.images:
+        problem = unreadable(name)
         try:
-            with open(name, "rb") as f:
-                image = image_to_mnist(f)
-        except (OSError, ImageError) as exc:
-            print(f"{name}: error: {exc}", file=sys.stderr)
+            if problem is None:
+                with open(name, "rb") as f:
+                    image = image_to_mnist(f)
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror or exc})"
+        except ImageError as exc:
+            problem = str(exc).replace("; upload ", "; use ")  # the app's advice speaks of uploads
+        if problem:
+            print(f"{name}: {problem}", file=sys.stderr)
             failed = True
-            continue
-        if image is None:
+        elif image is None:
             print(f"{name}: no digit found (the picture is blank)")
-            continue
-        probs = clf.predict_proba(image[None])[0]
-        digit = int(probs.argmax())
-        print(f"{name}: {digit} ({probs[digit]:.1%})")
+        else:
+            v = verdict(clf.predict_proba(image[None])[0])
+            answer = f"not sure: {v.hedge}" if v.unsure else str(v.digit)
+            print(f"{name}: {answer} ({v.confidence:.1%})")
     if failed:
         raise SystemExit(1)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
+    _import_tensorflow_quietly()
     from mnist_cnn.bench import run_benchmarks
 
     text = run_benchmarks(quick=args.quick, browser=not args.no_browser)
@@ -113,13 +153,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mnist_cnn.model import ARCHITECTURES
-
-    parser = argparse.ArgumentParser(prog="python -m mnist_cnn", description="Train, evaluate and use the MNIST Draw CNNs.")
+    parser = _Parser(prog="python -m mnist_cnn", description="Train, evaluate and use the MNIST Draw CNNs.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model on MNIST and save it")
-    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default="seed", help="architecture (default: seed)")
+    p.add_argument("--arch", choices=ARCHITECTURE_NAMES, default=TRAIN_DEFAULT_ARCH,
+                   help=f"architecture (default: {TRAIN_DEFAULT_ARCH}, the tutorial's network)")
     p.add_argument("--epochs", type=_epochs, help="epochs (default: the architecture's own)")
     p.add_argument("--batch-size", type=_positive, help="batch size (default: the architecture's own)")
     p.add_argument("--limit", type=_positive, help="train on the first N training images only")
@@ -148,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _import_tensorflow_quietly() -> None:
     """TensorFlow's C++ start-up lines (oneDNN, CPU features) bypass every log setting and would
     bury the CLI's one-line messages, so stderr is muted at the file-descriptor level while it loads."""
+    if "tensorflow" in sys.modules:
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -160,8 +201,13 @@ def _import_tensorflow_quietly() -> None:
         os.close(saved)
 
 
+def _plain(exc: OSError) -> str:
+    """An OSError as a sentence: 'cannot write /x/y: permission denied', not '[Errno 13] ... /x/y'."""
+    reason = (exc.strerror or str(exc)).lower()
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
 def main(argv: list[str] | None = None) -> int:
-    _import_tensorflow_quietly()
     args = build_parser().parse_args(argv)
 
     from mnist_cnn.data import MnistDataError
@@ -171,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except (CliError, MnistDataError, ModelStoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {_plain(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted; nothing was saved", file=sys.stderr)

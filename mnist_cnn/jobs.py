@@ -1,34 +1,51 @@
-"""One background training job for the whole server.
+"""One training run at a time for the whole server, in its own OS process.
 
 The Streamlit script reruns on every click and each browser tab has its own session, so a run
-cannot live in the page script. A single TrainingJobs object (the app keeps it behind
-st.cache_resource) owns at most one training thread; every session reads its snapshot() to draw
-the same progress and may cancel it. A finished run is saved atomically to the user models
-folder and made current; a cancelled or failed one (or a server stop) leaves the previous model
-in use and on disk.
+cannot live in the page script; and a training thread inside the server would share the GIL and
+both cores with every visitor's drawing. A single TrainingJobs object (the app keeps it behind
+st.cache_resource) starts the worker process (worker.py), streams its progress into a state
+every session reads with snapshot(), cancels it (ending the process within 2 s), and turns a
+worker that dies into a FAILED run. The run's state is also kept on disk, so a server restarted
+mid-run says that the last run was interrupted.
+
+When a run ends its model is kept under a new name. It becomes current by itself only if it is
+at least as accurate on the MNIST test set as the current model; otherwise the visitor who
+started it decides (decide()).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import multiprocessing
+import queue as queue_mod
+import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from mnist_cnn import store
-from mnist_cnn.train import Progress, TrainingCancelled, train
+from mnist_cnn.config import user_home, user_models_dir
+from mnist_cnn.progress import Progress
 
-IDLE, RUNNING, FINISHED, FAILED, CANCELLED = "idle", "running", "finished", "failed", "cancelled"
+IDLE, RUNNING, FINISHED, FAILED, CANCELLED, INTERRUPTED = "idle", "running", "finished", "failed", "cancelled", "interrupted"
+AUTO, PENDING, USED, KEPT = "switched", "pending", "used", "kept"  # what happened to a finished run's model
 MAX_CURVE_POINTS = 400
+CANCEL_GRACE_S = 0.5  # a cancelled worker gets this long to stop by itself, then SIGTERM, then SIGKILL
+KILL_AFTER_S = 1.5
+POLL_S = 0.2
+STATE_FILE = "last_run.json"
+PERSISTED = ("status", "kind", "arch", "epochs", "batch_size", "started_at", "finished_at", "message", "model_path",
+             "run_id", "started_by", "new_accuracy", "current_accuracy", "current_path", "decision", "extra")
 
 
 @dataclass
 class JobState:
-    """A copy of the job's state, safe to read from any session."""
+    """A copy of the run's state, safe to read from any session."""
 
     status: str = IDLE
+    kind: str = "train"  # or "finetune"
     arch: str = ""
     epochs: int = 0
     batch_size: int = 0
@@ -40,6 +57,12 @@ class JobState:
     message: str = ""
     model_path: str | None = None
     run_id: int = 0
+    started_by: str | None = None
+    new_accuracy: float | None = None
+    current_accuracy: float | None = None
+    current_path: str | None = None
+    decision: str | None = None
+    extra: dict = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -52,83 +75,229 @@ class JobState:
         return (self.finished_at or time.time()) - self.started_at
 
 
-class TrainingJobs:
-    """Starts, tracks and cancels the server's single training run."""
+def state_path() -> Path:
+    return user_home() / "runs" / STATE_FILE
 
-    def __init__(self, trainer: Callable[..., object] = train, data_dir: str | None = None) -> None:
-        self._trainer = trainer
-        self._data_dir = data_dir
+
+def _write_state(state: JobState) -> None:
+    data = {k: v for k, v in asdict(state).items() if k in PERSISTED}
+    store.write_text_atomically(state_path(), json.dumps(data, indent=2) + "\n")
+
+
+def _read_state() -> JobState:
+    """The last run as the disk remembers it; a run the disk calls running was cut off by a stop."""
+    try:
+        data = json.loads(state_path().read_text())
+        state = JobState(**{k: v for k, v in data.items() if k in PERSISTED})
+    except (OSError, ValueError, TypeError):
+        return JobState()
+    if state.status == RUNNING:
+        started = time.strftime("%H:%M", time.localtime(state.started_at or time.time()))
+        state.status = INTERRUPTED
+        state.message = (f"The last run ({state.arch}, started {started}) was interrupted when the server stopped; "
+                         "nothing was saved and the previous model is still in use.")
+        state.finished_at = state.finished_at or time.time()
+        _write_state(state)
+    return state
+
+
+def remove_stale_temporary_files() -> list[Path]:
+    """Half-written model files a stopped run may have left (they never replace a real one)."""
+    folder = user_models_dir()
+    stale = [p for p in folder.glob(".*.tmp*")] if folder.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def exit_reason(code: int | None) -> str:
+    """Why a worker process ended without a word, in plain language."""
+    if code is None:
+        return "the training process stopped responding"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if -code == signal.SIGKILL:
+            return f"the training process was killed ({name}; out of memory, or stopped by hand)"
+        return f"the training process was stopped by {name}"
+    return f"the training process exited unexpectedly with code {code}"
+
+
+class TrainingJobs:
+    """Starts, watches and cancels the server's single training run."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._state = JobState()
+        self._proc = None
+        self._cancel = None
+        self._watcher: threading.Thread | None = None
+        remove_stale_temporary_files()
+        self._state = _read_state()
 
     def snapshot(self) -> JobState:
         with self._lock:
             return copy.deepcopy(self._state)
 
-    def start(self, arch: str, epochs: int, batch_size: int, limit: int | None = None,
-              out: Path | None = None) -> bool:
+    def start(self, arch: str, epochs: int, batch_size: int, limit: int | None = None, kind: str = "train",
+              base_path: str | Path | None = None, started_by: str | None = None) -> bool:
         """Start a run unless one is already going; returns whether this call started it."""
+        ctx = multiprocessing.get_context("spawn")
         with self._lock:
             if self._state.status == RUNNING:
                 return False
-            self._cancel = threading.Event()
-            self._state = JobState(status=RUNNING, arch=arch, epochs=epochs, batch_size=batch_size,
-                                   started_at=time.time(), run_id=self._state.run_id + 1,
-                                   message="Loading MNIST and building the model…")
-            self._thread = threading.Thread(target=self._run, args=(arch, epochs, batch_size, limit, out, self._cancel),
-                                            name="mnist-retrain", daemon=True)
-            self._thread.start()
+            queue, cancel = ctx.Queue(), ctx.Event()
+            job = {"kind": kind, "arch": arch, "epochs": epochs, "batch_size": batch_size, "limit": limit,
+                   "base_path": str(base_path) if base_path else None,
+                   "trained_by": "the app's Retrain button" + (" (fine-tune on saved drawings)" if kind == "finetune" else "")}
+            self._state = JobState(status=RUNNING, kind=kind, arch=arch, epochs=epochs, batch_size=batch_size,
+                                   started_at=time.time(), run_id=self._state.run_id + 1, started_by=started_by,
+                                   message="Starting the training process (loading TensorFlow and MNIST)…")
+            _write_state(self._state)
+            from mnist_cnn import worker
+
+            proc = ctx.Process(target=worker.run, args=(job, queue, cancel), name="mnist-draw-training", daemon=True)
+            proc.start()
+            self._proc, self._cancel = proc, cancel
+            self._watcher = threading.Thread(target=self._watch, args=(proc, queue), name="mnist-draw-watch", daemon=True)
+            self._watcher.start()
             return True
 
     def cancel(self) -> None:
-        """Ask the running job to stop; it ends within a batch or two and saves nothing."""
-        self._cancel.set()
+        """Stop the running worker; it is gone within 2 s and nothing it made is kept."""
         with self._lock:
-            if self._state.status == RUNNING:
-                self._state.message = "Cancelling…"
+            proc, cancel = self._proc, self._cancel
+            if self._state.status != RUNNING or proc is None:
+                return
+            self._state.message = "Cancelling…"
+        cancel.set()
+        threading.Thread(target=self._end_process, args=(proc,), daemon=True).start()
+
+    @staticmethod
+    def _end_process(proc) -> None:
+        proc.join(CANCEL_GRACE_S)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(KILL_AFTER_S - CANCEL_GRACE_S)
+        if proc.is_alive():
+            proc.kill()
+
+    def decide(self, use_new: bool, session: str | None = None) -> bool:
+        """The starter's choice for a finished model that is less accurate than the current one."""
+        with self._lock:
+            s = self._state
+            if s.decision != PENDING or (s.started_by and session and s.started_by != session):
+                return False
+            if use_new and s.model_path:
+                store.set_current_model(s.model_path)
+            s.decision = USED if use_new else KEPT
+            s.message = (f"Now using the new model ({s.new_accuracy:.2%})." if use_new else
+                         "Kept the current model; the new one stays in the model list.")
+            _write_state(s)
+            return True
 
     def wait(self, timeout: float | None = None) -> JobState:
         """Block until the current run ends (for tests and the CLI)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.join(timeout)
         return self.snapshot()
+
+    @property
+    def worker_pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.is_alive() else None
+
+    # ---------- the watcher thread ----------
+
+    def _watch(self, proc, queue) -> None:
+        final = None
+        while final is None:
+            try:
+                kind, payload = queue.get(timeout=POLL_S)
+            except queue_mod.Empty:
+                if not proc.is_alive():
+                    final = self._drain(queue) or ("died", {})
+                continue
+            except (EOFError, OSError, ValueError):  # the pipe broke as the process died
+                final = ("died", {})
+                continue
+            if kind == "progress":
+                self._on_progress(payload)
+            elif kind == "saving":
+                self._set_message("Saving the new model…")
+            else:
+                final = (kind, payload)
+        proc.join(KILL_AFTER_S)
+        if proc.is_alive():
+            proc.kill()
+        self._finish(*final, exitcode=proc.exitcode)
+
+    @staticmethod
+    def _drain(queue):
+        """The last message a process sent just before it ended, if any."""
+        final = None
+        try:
+            while True:
+                kind, payload = queue.get_nowait()
+                if kind not in ("progress", "saving"):
+                    final = (kind, payload)
+        except (queue_mod.Empty, EOFError, OSError, ValueError):
+            return final
+
+    def _set_message(self, message: str) -> None:
+        with self._lock:
+            self._state.message = message
 
     def _on_progress(self, p: Progress) -> None:
         with self._lock:
             s = self._state
             s.latest = p
-            s.message = f"Epoch {p.epoch}/{p.epochs}, batch {p.batch}/{p.steps}"
+            if s.message != "Cancelling…":
+                s.message = f"Epoch {p.epoch}/{p.epochs}, batch {p.batch}/{p.steps}"
             s.batches.append(((p.epoch - 1) + p.batch / max(1, p.steps), p.loss, p.accuracy))
             if len(s.batches) > MAX_CURVE_POINTS:
                 s.batches = s.batches[::2]
             if p.kind == "epoch":
                 s.epochs_done.append(p)
+                _write_state(s)
 
-    def _finish(self, status: str, message: str, model_path: str | None = None) -> None:
+    def _finish(self, kind: str, payload: dict, exitcode: int | None) -> None:
         with self._lock:
-            self._state.status = status
-            self._state.message = message
-            self._state.model_path = model_path
-            self._state.finished_at = time.time()
+            s = self._state
+            s.finished_at = time.time()
+            cancelled = self._cancel is not None and self._cancel.is_set()
+            if kind == "done" and not cancelled:
+                self._accept(s, payload)
+            elif kind == "cancelled" or cancelled:
+                s.status, s.message = CANCELLED, "Cancelled; the previous model is still in use."
+            elif kind == "failed":
+                s.status = FAILED
+                s.message = f"Training failed: {payload.get('reason', 'unknown error')}; the previous model is still in use."
+            else:
+                s.status = FAILED
+                s.message = f"Training failed: {exit_reason(exitcode)}; the previous model is still in use."
+            self._proc = None
+            _write_state(s)
+        remove_stale_temporary_files()
 
-    def _run(self, arch: str, epochs: int, batch_size: int, limit: int | None, out: Path | None,
-             cancel: threading.Event) -> None:
-        try:
-            result = self._trainer(arch, epochs=epochs, batch_size=batch_size, limit=limit,
-                                   data_dir=self._data_dir, progress=self._on_progress, cancel=cancel)
-            if cancel.is_set():
-                raise TrainingCancelled()
-            path = Path(out) if out else store.user_model_path(arch)
-            store.save_model(result.model, path, result.sidecar("the app's Retrain button"))
-            store.set_current_model(path)
-            self._finish(FINISHED, f"Trained {arch}: test accuracy {result.test_accuracy:.2%}.", str(path))
-        except TrainingCancelled:
-            self._finish(CANCELLED, "Cancelled; the previous model is still in use.")
-        except Exception as exc:  # shown in every session; the previous model stays current
-            self._finish(FAILED, f"Training failed ({type(exc).__name__}: {exc}); the previous model is still in use.")
+    @staticmethod
+    def _accept(s: JobState, payload: dict) -> None:
+        """A finished run: switch to it if it is at least as accurate, else leave it to the starter."""
+        s.status = FINISHED
+        s.model_path, s.extra = payload["model_path"], payload.get("extra") or {}
+        s.new_accuracy, s.current_accuracy = payload["test_accuracy"], payload.get("current_accuracy")
+        s.current_path = payload.get("current_path")
+        better = s.current_accuracy is None or s.new_accuracy >= s.current_accuracy
+        if better:
+            store.set_current_model(s.model_path)
+            s.decision = AUTO
+            s.message = f"Trained {s.arch}: test accuracy {s.new_accuracy:.2%}; now in use."
+        else:
+            s.decision = PENDING
+            s.message = (f"Trained {s.arch}: test accuracy {s.new_accuracy:.2%}, below the current model's "
+                         f"{s.current_accuracy:.2%}; the current model stays unless its starter chooses the new one.")
 
 
 def estimate_seconds(arch: str, epochs: int, images: int) -> float | None:
@@ -139,3 +308,4 @@ def estimate_seconds(arch: str, epochs: int, images: int) -> float | None:
     except (KeyError, TypeError, ZeroDivisionError):
         return None
     return per_image_epoch * epochs * images
+

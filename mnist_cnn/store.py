@@ -78,7 +78,7 @@ def _move_into_place(tmp: Path | str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -122,7 +122,7 @@ def save_model(model, path: Path, meta: dict[str, Any]) -> ModelEntry:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _atomic_write_text(sidecar_path(path), json.dumps(full_meta, indent=2) + "\n")
+    write_text_atomically(sidecar_path(path), json.dumps(full_meta, indent=2) + "\n")
     return ModelEntry(path, full_meta, shipped=is_shipped(path))
 
 
@@ -177,7 +177,7 @@ def current_model_path() -> Path:
 
 def set_current_model(path: Path) -> None:
     """Make a model the current one for every session and process (atomically)."""
-    _atomic_write_text(user_home() / CURRENT_FILE, json.dumps({"path": str(Path(path).resolve())}) + "\n")
+    write_text_atomically(user_home() / CURRENT_FILE, json.dumps({"path": str(Path(path).resolve())}) + "\n")
 
 
 def restore_shipped(arch: str = DEFAULT_ARCH) -> Path:

@@ -20,6 +20,7 @@ import tensorflow as tf
 from mnist_cnn.augment import augment_batch
 from mnist_cnn.data import load_mnist, one_hot, to_model_input
 from mnist_cnn.model import build_model, get_arch
+from mnist_cnn.progress import Progress, ProgressHook
 
 PROGRESS_INTERVAL_S = 0.25
 
@@ -28,34 +29,6 @@ class TrainingCancelled(Exception):
     """The run was cancelled; nothing was saved."""
 
 
-@dataclass
-class Progress:
-    """One progress report. kind is "batch" (throttled) or "epoch" (every epoch end)."""
-
-    kind: str
-    epoch: int  # 1-based
-    epochs: int
-    batch: int  # batches done in this epoch
-    steps: int  # batches per epoch
-    loss: float
-    accuracy: float
-    elapsed: float
-    val_loss: float | None = None
-    val_accuracy: float | None = None
-
-    @property
-    def fraction(self) -> float:
-        """Fraction of the whole run done, 0..1."""
-        return min(1.0, ((self.epoch - 1) + self.batch / max(1, self.steps)) / max(1, self.epochs))
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left, extrapolated from the pace so far."""
-        f = self.fraction
-        return None if f <= 0 else self.elapsed * (1 - f) / f
-
-
-ProgressHook = Callable[[Progress], None]
 
 
 @dataclass

@@ -1,42 +1,143 @@
-from mnist_cnn import store
-from mnist_cnn.jobs import CANCELLED, FAILED, FINISHED, TrainingJobs, estimate_seconds
+"""The server's training runs, in real worker processes: finish, cancel, die, restart, decide."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_cnn import jobs, store, worker
+from mnist_cnn.jobs import CANCELLED, FAILED, FINISHED, INTERRUPTED, RUNNING, TrainingJobs, estimate_seconds
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = {"arch": "seed", "epochs": 1, "batch_size": 100, "limit": 1500}
+LONG = {"arch": "seed", "epochs": 20, "batch_size": 100, "limit": 30000}
 
 
-def test_finished_run_becomes_the_current_model():
-    before = store.current_model_path()
-    jobs = TrainingJobs()
-    assert jobs.start("seed", epochs=1, batch_size=100, limit=1500)
-    assert not jobs.start("seed", epochs=1, batch_size=100, limit=1500)  # only one at a time
-    state = jobs.wait(300)
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def first_progress(run: TrainingJobs):
+    wait_for(lambda: run.snapshot().latest is not None, what="the worker's first progress report")
+
+
+def test_a_run_trains_in_its_own_process_and_reports_progress():
+    run = TrainingJobs()
+    assert run.start(**QUICK, started_by="me")
+    assert not run.start(**QUICK)  # one run at a time
+    pid = wait_for(lambda: run.worker_pid, what="the worker to start")
+    assert pid != os.getpid()
+    state = run.wait(300)
     assert state.status == FINISHED, state.message
-    assert store.current_model_path() != before == store.shipped_model_path()
-    assert store.current_model_path() == store.user_model_path("seed")
     assert state.epochs_done and state.latest.epoch == 1
-    assert store.read_meta(store.user_model_path("seed"))["train_images"] == 1500
+    new = store.read_meta(state.model_path)
+    assert new["train_images"] == 1500 and new["trained_by"].startswith("the app")
+    # 1,500 images make a worse model than the shipped one: it is kept, not switched to.
+    assert state.decision == jobs.PENDING and store.current_model_path() == store.shipped_model_path()
+    assert state.new_accuracy < state.current_accuracy == store.read_meta(store.shipped_model_path())["test_accuracy"]
+    assert state.model_path in [str(e.path) for e in store.available_models()]
+    assert not run.decide(True, session="somebody else")  # only the starter decides
+    assert run.decide(True, session="me")
+    assert store.current_model_path() == store.Path(state.model_path)
 
 
-def test_cancelled_run_changes_nothing():
-    jobs = TrainingJobs()
-    jobs.start("seed", epochs=10, batch_size=100, limit=30000)
-    jobs.cancel()
-    state = jobs.wait(300)
-    assert state.status == CANCELLED
+def test_a_model_at_least_as_accurate_becomes_current_by_itself(tmp_path):
+    new = tmp_path / "new.keras"
+    new.write_bytes(b"a model file")
+    for new_accuracy, decision in ((0.9967, jobs.AUTO), (0.9968, jobs.AUTO), (0.9966, jobs.PENDING)):
+        state = jobs.JobState(status=RUNNING, arch="improved")
+        TrainingJobs._accept(state, {"model_path": str(new), "test_accuracy": new_accuracy, "current_accuracy": 0.9967})
+        assert state.decision == decision
+        assert (store.current_model_path() == new) == (decision == jobs.AUTO)
+        store.restore_shipped()
+
+
+def test_cancel_ends_the_worker_within_two_seconds():
+    run = TrainingJobs()
+    run.start(**LONG)
+    first_progress(run)
+    pid = run.worker_pid
+    asked = time.monotonic()
+    run.cancel()
+    state = run.wait(10)
+    assert time.monotonic() - asked < 2.0
+    assert state.status == CANCELLED and "previous model" in state.message
+    assert not os.path.exists(f"/proc/{pid}")
     assert store.current_model_path() == store.shipped_model_path()
-    assert not store.user_model_path("seed").exists()
+    assert not list(store.user_models_dir().glob("*.keras")) if store.user_models_dir().is_dir() else True
 
 
-def test_failed_run_is_reported_and_changes_nothing():
-    def broken_trainer(*args, **kwargs):
-        raise RuntimeError("out of memory")
-
-    jobs = TrainingJobs(trainer=broken_trainer)
-    jobs.start("seed", epochs=1, batch_size=100)
-    state = jobs.wait(60)
-    assert state.status == FAILED and "out of memory" in state.message
+def test_a_killed_worker_is_a_failed_run_and_the_model_stays():
+    run = TrainingJobs()
+    run.start(**LONG)
+    first_progress(run)
+    killed = time.monotonic()
+    os.kill(run.worker_pid, signal.SIGKILL)
+    state = wait_for(lambda: (s := run.snapshot()).status != RUNNING and s, timeout=10, what="the run to fail")
+    assert time.monotonic() - killed < 5.0
+    assert state.status == FAILED and "killed" in state.message and "previous model" in state.message
     assert store.current_model_path() == store.shipped_model_path()
+    assert run.start(**LONG)  # the server carries on: a new run starts
+    run.cancel()
+    assert run.wait(10).status == CANCELLED
 
 
-def test_estimate_uses_the_shipped_models_training_time():
+def test_a_failing_run_says_why_in_one_sentence(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "no-mnist-here"))
+    run = TrainingJobs()
+    run.start(**QUICK)
+    state = run.wait(60)
+    assert state.status == FAILED and "no-mnist-here" in state.message and "MNIST_DATA_DIR" in state.message
+    assert "\n" not in state.message and "Traceback" not in state.message
+
+
+SERVER = """
+import sys, time
+from mnist_cnn.jobs import TrainingJobs
+run = TrainingJobs()
+run.start("seed", 20, 100, limit=30000)
+while run.snapshot().latest is None:
+    time.sleep(0.05)
+print(run.worker_pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_server_stopped_mid_run_leaves_nothing_and_a_restart_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    
+    server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    worker_pid = int(server.stdout.readline())
+    server.kill()  # the server dies without warning, mid-run
+    server.wait()
+    wait_for(lambda: not os.path.exists(f"/proc/{worker_pid}"), timeout=10, what="the orphaned worker to exit")
+    after = TrainingJobs().snapshot()
+    assert after.status == INTERRUPTED and "interrupted" in after.message and "seed" in after.message
+    assert store.current_model_path() == store.shipped_model_path()
+    models = store.user_models_dir()
+    assert not (models.is_dir() and any(models.iterdir()))  # no model, no half-written file
+
+
+def test_thread_pools_leave_the_server_a_core():
+    assert worker.tensorflow_threads(2) == (1, 1)
+    assert worker.tensorflow_threads(8)[0] == 7
+    assert worker.tensorflow_threads(1) == (1, 1)
+
+
+@pytest.mark.parametrize("images", [6000, 60000])
+def test_estimate_scales_with_the_work(images):
     meta = store.read_meta(store.shipped_model_path("seed"))
-    assert estimate_seconds("seed", meta["epochs"], meta["train_images"]) == meta["train_seconds"]
-    assert estimate_seconds("improved", 24, 60000) > estimate_seconds("improved", 12, 60000)
+    per = meta["train_seconds"] / (meta["epochs"] * meta["train_images"])
+    assert estimate_seconds("seed", 5, images) == pytest.approx(per * 5 * images)
+    assert estimate_seconds("improved", 24, images) == pytest.approx(2 * estimate_seconds("improved", 12, images))

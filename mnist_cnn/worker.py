@@ -1,0 +1,152 @@
+"""The training worker: one spawned OS process per run, the only place the server's runs import
+TensorFlow.
+
+jobs.py starts `run()` in a fresh interpreter (spawn, not fork: a forked TensorFlow or Streamlit
+is not safe) and reads what it reports on a queue: progress, then one final message. The worker
+runs at a lower CPU priority with TensorFlow's thread pools sized to leave the server a core,
+so drawing stays responsive while it trains. It never changes which model is current: it saves
+its model under a new name (atomically) and the server decides. It ends on its own if the
+server goes away.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+WORKER_NICE = 10  # below the server: the OS gives a stroke's rerun the CPU first
+PARENT_POLL_S = 0.5
+MAX_REASON = 400  # characters of a failure shown in the sidebar
+
+
+def tensorflow_threads(cpus: int | None = None) -> tuple[int, int]:
+    """(intra-op, inter-op) threads: every core but one for the maths, so the server keeps a
+    core's worth of headroom; at least one."""
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, cpus - 1), 1
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # not on this platform: still correct, just less polite
+        pass
+
+
+def _exit_with_parent() -> None:
+    """A server killed without warning cannot stop its worker; the worker notices instead."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (cancel, server shutdown) becomes SystemExit, so a save in progress removes its
+    temporary file on the way out instead of leaving it behind."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _configure_tensorflow() -> None:
+    import tensorflow as tf
+
+    intra, inter = tensorflow_threads()
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
+
+
+def new_model_path(arch: str, kind: str) -> Path:
+    """A fresh file per run, so every run stays in the model list whatever is decided."""
+    from mnist_cnn.config import user_models_dir
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    suffix = "-finetuned" if kind == "finetune" else ""
+    return user_models_dir() / f"{arch}{suffix}-{stamp}.keras"
+
+
+def current_accuracy(path: Path) -> float | None:
+    """The current model's MNIST test accuracy, from its sidecar or, failing that, measured."""
+    from mnist_cnn import store
+
+    acc = store.read_meta(path).get("test_accuracy")
+    if acc is not None:
+        return float(acc)
+    try:
+        from mnist_cnn.evaluate import evaluate_classifier
+        from mnist_cnn.inference import load_classifier
+
+        return evaluate_classifier(load_classifier(path)).accuracy
+    except Exception:  # an unknown accuracy only means the person decides
+        return None
+
+
+def _train(job: dict[str, Any], progress, cancel):
+    if job["kind"] == "finetune":
+        from mnist_cnn.finetune import finetune
+
+        return finetune(job["base_path"], epochs=job["epochs"], batch_size=job["batch_size"], limit=job["limit"],
+                        progress=progress, cancel=cancel)
+    from mnist_cnn.train import train
+
+    return train(job["arch"], epochs=job["epochs"], batch_size=job["batch_size"], limit=job["limit"],
+                 progress=progress, cancel=cancel)
+
+
+def run(job: dict[str, Any], queue, cancel) -> None:
+    """The worker's entry point: train, save under a new name, report ("done" | "cancelled" |
+    "failed", details) as the last message on the queue."""
+    _lower_priority()
+    _exit_with_parent()
+    _stop_cleanly_on_sigterm()
+    try:
+        from mnist_cnn.data import load_mnist
+
+        load_mnist()  # first, so a missing data set fails in a second, not after TensorFlow's import
+        _configure_tensorflow()
+        from mnist_cnn import store
+        from mnist_cnn.train import TrainingCancelled
+
+        try:
+            result = _train(job, lambda p: queue.put(("progress", p)), cancel)
+        except TrainingCancelled:
+            queue.put(("cancelled", {}))
+            return
+        if cancel.is_set():
+            queue.put(("cancelled", {}))
+            return
+        queue.put(("saving", {}))
+        path = new_model_path(result.arch, job["kind"])
+        store.save_model(result.model, path, result.sidecar(job["trained_by"]))
+        current = store.current_model_path()
+        queue.put(("done", {"model_path": str(path), "test_accuracy": result.test_accuracy,
+                            "current_path": str(current), "current_accuracy": current_accuracy(current),
+                            "seconds": result.seconds, "extra": result.extra}))
+    except SystemExit:
+        raise
+    except BaseException as exc:  # reported as one sentence; the server keeps the previous model
+        queue.put(("failed", {"reason": failure_sentence(exc)}))
+    finally:
+        queue.close()
+        queue.join_thread()
+
+
+def failure_sentence(exc: BaseException) -> str:
+    """One readable sentence for a failed run."""
+    if isinstance(exc, MemoryError):
+        return "the training process ran out of memory"
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
+    first = text.splitlines()[0]
+    return first if len(first) <= MAX_REASON else first[: MAX_REASON - 1] + "…"

@@ -1,0 +1,98 @@
+"""The Draw tab: a canvas (one digit, or a whole number), the prediction after every stroke,
+and an upload for pictures. Nothing here waits for TensorFlow: the model runs in NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from mnist_cnn import plots
+from mnist_cnn.config import CANVAS_SIZE, DEFAULT_STROKE_WIDTH, MAX_UPLOAD_MB, STROKE_WIDTH_RANGE
+from mnist_cnn.inference import Classifier, Verdict, verdict
+from mnist_cnn.preprocess import ImageError, canvas_to_mnist, image_to_mnist
+
+MODES = ("One digit", "A number")
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
+PICTURE_WIDTH = 160
+PREDICTION_COLUMNS = [5, 6]  # canvas or picture | prediction: the same for both, so they line up
+EMPTY_CANVAS_TEXT = "Draw a digit on the black canvas: the prediction appears after every stroke."
+
+
+def phone_answer_html(text: str) -> str:
+    """The answer in one line above the canvas, shown only on narrow screens where the columns
+    stack and the full prediction falls below the fold."""
+    return ("<style>@media (min-width: 641px) {.phone-answer {display: none}}"
+            ".phone-answer{font-size:1.25rem;font-weight:600;margin:0 0 4px 0}</style>"
+            f'<div class="phone-answer" data-testid="phone-answer" aria-live="polite">{text}</div>')
+
+
+def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str) -> Verdict | None:
+    """The Prediction metric, a hedge when unsure, the ten probabilities and the 28x28 input."""
+    if image is None:
+        st.metric("Prediction", "—")
+        st.info(empty_text)
+        return None
+    v = verdict(clf.predict_proba(image[None])[0])
+    st.metric("Prediction", f"{v.digit}", delta=f"{v.confidence:.0%} sure", delta_color="off", delta_arrow="off")
+    if v.unsure:
+        st.warning(f"Not sure: {v.hedge}.")
+    st.html(plots.prediction_html(v.probs, image))
+    return v
+
+
+def canvas_key(name: str) -> str:
+    """A canvas' widget key; a new generation gives a fresh, empty canvas (after a save)."""
+    return f"{name}_{st.session_state.get('canvas_generation', 0)}"
+
+
+def clear_canvas_if_asked() -> None:
+    if st.session_state.pop("clear_canvas", False):
+        st.session_state["canvas_generation"] = st.session_state.get("canvas_generation", 0) + 1
+
+
+@st.fragment
+def digit_panel(clf: Classifier) -> None:
+    clear_canvas_if_asked()
+    left, right = st.columns(PREDICTION_COLUMNS, gap="large")
+    with left:
+        answer = st.empty()
+        stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="stroke_width")
+        result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
+                           height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
+                           return_image_data=True, key=canvas_key("canvas"))
+        st.caption("Draw one digit, large or small, anywhere. Undo and clear are in the canvas toolbar.")
+    image = canvas_to_mnist(result.image_data)
+    st.session_state["drawing"] = image
+    with right:
+        v = show_prediction(image, clf, EMPTY_CANVAS_TEXT)
+    answer.html(phone_answer_html(f"Prediction: {v.digit} · {v.confidence:.0%} sure" if v else "Prediction: —"))
+
+
+@st.fragment
+def upload_panel(clf: Classifier) -> None:
+    upload = st.file_uploader("Or upload a picture of a digit", type=UPLOAD_TYPES,
+                              max_upload_size=MAX_UPLOAD_MB, key="upload")
+    if upload is None:
+        return
+    try:
+        image = image_to_mnist(upload)
+    except ImageError as exc:
+        st.error(f"{upload.name}: {exc}.")
+        return
+    left, right = st.columns(PREDICTION_COLUMNS, gap="large")
+    left.image(upload, caption=upload.name, width=PICTURE_WIDTH)
+    with right:
+        show_prediction(image, clf, "No digit found in that picture: try one with darker or lighter ink than the paper.")
+
+
+def render(clf: Classifier) -> None:
+    mode = st.segmented_control("What to draw", MODES, default=MODES[0], key="draw_mode",
+                                label_visibility="collapsed") or MODES[0]
+    if mode == MODES[1]:
+        from mnist_cnn.ui import number
+
+        st.fragment(number.render)(clf)
+    else:
+        digit_panel(clf)
+    upload_panel(clf)

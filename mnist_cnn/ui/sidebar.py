@@ -1,0 +1,164 @@
+"""The sidebar: which model is in use, Retrain, and the server's training run as every session
+sees it (progress, curves, cancel, the new model's accuracy beside the current one's)."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from mnist_cnn import jobs as jobs_mod
+from mnist_cnn import plots, store
+from mnist_cnn.config import BATCH_SIZES, EPOCH_RANGE, TRAIN_LIMIT_ENV
+from mnist_cnn.data import EXPECTED_COUNTS
+from mnist_cnn.inference import Classifier
+from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id
+
+POLL_RUNNING_S, POLL_IDLE_S = 1.0, 10.0  # idle sessions still notice a run started elsewhere
+CURVE_HEIGHT = 160
+
+
+@st.cache_resource(show_spinner=False)
+def training_jobs() -> jobs_mod.TrainingJobs:
+    """The server's one training run, shared by every session."""
+    return jobs_mod.TrainingJobs()
+
+
+def architectures() -> dict:
+    from mnist_cnn.model import ARCHITECTURES
+
+    return ARCHITECTURES
+
+
+def model_label(entry: store.ModelEntry) -> str:
+    meta = entry.meta
+    acc = meta.get("test_accuracy")
+    when = "shipped" if entry.shipped else meta.get("trained_at", "")[:16].replace("T", " ")
+    return " · ".join(x for x in (meta.get("arch", entry.path.stem), when, f"{acc:.2%}" if acc is not None else "") if x)
+
+
+def model_info(clf: Classifier) -> None:
+    meta = clf.entry.meta
+    st.subheader("Model")
+    entries = {str(e.path): e for e in store.available_models()}
+    current = str(clf.path)
+    paths = list(entries)
+    choice = st.selectbox("Model in use", paths, index=paths.index(current) if current in paths else 0,
+                          format_func=lambda p: model_label(entries[p]) if p in entries else p,
+                          key=f"model_choice_{clf.model_id}")
+    if choice != current:
+        store.set_current_model(choice)
+        st.rerun()
+    arch = architectures().get(meta.get("arch", ""))
+    acc = meta.get("test_accuracy")
+    accuracy = f"Test accuracy **{acc:.2%}**" if acc is not None else "Test accuracy unknown"
+    epochs = meta.get("epochs")
+    st.markdown(f"**{arch.title if arch else meta.get('arch', '?')}** · {clf.count_params():,} parameters  \n"
+                f"{accuracy} · {plural(epochs, 'epoch') if isinstance(epochs, int) else '? epochs'}")
+    st.caption(f"Trained {meta.get('trained_at', 'unknown')[:16].replace('T', ' ')} · "
+               f"{'shipped with the app' if clf.entry.shipped else 'retrained here'} · `{clf.path.name}`")
+    if clf.warning:
+        st.warning(clf.warning)
+    if not clf.entry.shipped and st.button("Restore the shipped model"):
+        store.restore_shipped()
+        st.rerun()
+
+
+def retrain_controls(clf: Classifier) -> None:
+    st.subheader("Retrain")
+    problem = mnist_missing()
+    if problem:
+        st.error(f"Retraining needs MNIST: {problem}. Set MNIST_DATA_DIR to a folder with the four IDX files.")
+        return
+    state = training_jobs().snapshot()
+    archs = architectures()
+    names = list(archs)
+    arch = st.selectbox("Architecture", names, index=names.index(clf.arch) if clf.arch in names else 0,
+                        format_func=lambda a: archs[a].title, key="retrain_arch")
+    spec = archs[arch]
+    epochs = st.slider("Epochs", *EPOCH_RANGE, spec.epochs, key=f"epochs_{arch}")
+    batch = st.select_slider("Batch size", BATCH_SIZES, spec.batch_size, key=f"batch_{arch}")
+    limit = int(os.environ[TRAIN_LIMIT_ENV]) if os.environ.get(TRAIN_LIMIT_ENV) else None
+    images = limit or EXPECTED_COUNTS["train"]
+    estimate = jobs_mod.estimate_seconds(arch, epochs, images)
+    if estimate is not None:
+        st.caption(f"{spec.description}. About {format_seconds(estimate)} on this machine "
+                   f"({images:,} images × {plural(epochs, 'epoch')}), in the background: drawing stays quick.")
+    if st.button("Retrain", type="primary", disabled=state.running, key="retrain"):
+        training_jobs().start(arch, epochs, batch, limit=limit, started_by=session_id())
+        st.rerun()
+
+
+def _decision(state: jobs_mod.JobState) -> None:
+    """The new model's accuracy beside the current one's, and the starter's choice when it is worse."""
+    if state.new_accuracy is None:
+        return
+    current = f"{state.current_accuracy:.2%}" if state.current_accuracy is not None else "unknown"
+    st.markdown(f"New model **{state.new_accuracy:.2%}** · previous model {current} (MNIST test accuracy)")
+    if state.decision != jobs_mod.PENDING:
+        return
+    if state.started_by != session_id():
+        st.caption("Whoever started this run decides whether to use it.")
+        return
+    a, b = st.columns(2)
+    if a.button("Use it anyway", key="use_new_model"):
+        training_jobs().decide(True, session_id())
+        st.rerun(scope="app")
+    if b.button("Keep the current one", key="keep_current_model"):
+        training_jobs().decide(False, session_id())
+        st.rerun(scope="app")
+
+
+def _progress(state: jobs_mod.JobState) -> None:
+    p = state.latest
+    st.progress(p.fraction if p else 0.0, text=state.message)
+    eta = f" · about {format_seconds(p.eta)} left" if p and p.eta is not None else ""
+    st.caption(f"{state.arch}, {plural(state.epochs, 'epoch')}, batch {state.batch_size} · "
+               f"elapsed {format_seconds(state.elapsed)}{eta}")
+    if st.button("Cancel", key="cancel_training"):
+        training_jobs().cancel()
+        st.rerun(scope="fragment")
+
+
+def _metrics(state: jobs_mod.JobState) -> None:
+    p = state.latest
+    if p:
+        st.markdown(f"Training: loss {p.loss:.4f} · accuracy {p.accuracy:.2%}")
+    if state.epochs_done:
+        last = state.epochs_done[-1]
+        st.markdown(f"Validation: loss {last.val_loss:.4f} · accuracy {last.val_accuracy:.2%}",
+                    help=f"after epoch {last.epoch}, on the 10,000 MNIST test digits")
+    if state.batches:
+        df = plots.curves_frame(state.batches, state.epochs_done)
+        st.line_chart(df[df.metric.str.contains("loss")], x="epoch", y="value", color="metric", height=CURVE_HEIGHT)
+        st.line_chart(df[df.metric.str.contains("accuracy")], x="epoch", y="value", color="metric", height=CURVE_HEIGHT)
+
+
+def training_status() -> None:
+    """Polls the server's run: progress for every session, and a full rerun when a run starts or
+    ends, so every session's buttons, polling rate and model follow."""
+    state = training_jobs().snapshot()
+    seen = st.session_state.setdefault("seen_run", (state.run_id, state.status, state.decision))
+    if (state.run_id, state.status, state.decision) != seen:
+        st.session_state["seen_run"] = (state.run_id, state.status, state.decision)
+        st.rerun(scope="app")
+    if state.status == jobs_mod.IDLE:
+        return
+    if state.running:
+        _progress(state)
+    elif state.status == jobs_mod.FINISHED:
+        st.success(state.message)
+        _decision(state)
+    elif state.status in (jobs_mod.CANCELLED, jobs_mod.INTERRUPTED):
+        st.info(state.message)
+    else:
+        st.error(state.message)
+    _metrics(state)
+
+
+def render(clf: Classifier) -> None:
+    with st.sidebar:
+        model_info(clf)
+        retrain_controls(clf)
+        poll = POLL_RUNNING_S if training_jobs().snapshot().running else POLL_IDLE_S
+        st.fragment(run_every=poll)(training_status)()

@@ -45,3 +45,7 @@ def user_models_dir() -> Path:
 
 # Test-only: cap the number of training images a retrain from the app uses.
 TRAIN_LIMIT_ENV = "MNIST_DRAW_TRAIN_LIMIT"
+
+# "A number" on the Draw tab: a wide canvas (width, height) for up to MAX_NUMBER_DIGITS digits.
+NUMBER_CANVAS = (700, 280)
+MAX_NUMBER_DIGITS = 8

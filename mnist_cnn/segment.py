@@ -1,0 +1,176 @@
+"""Cutting a drawing of a number into candidate pieces, left to right.
+
+The ink is split into *atoms*: its connected strokes, and, for a stroke wide enough to be
+several touching digits, vertical slices between the thinnest columns (minima of the ink's
+column profile). A digit is then one atom or a few neighbouring atoms put back together: the
+5's detached flag with its body, the two strokes of a 4, the slices of one digit that was cut
+in vain. Which grouping is right is decided by the recogniser (numbers.py); this module only
+offers the candidates (`spans`) and the ink of each (`span_ink`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from mnist_cnn.preprocess import INK_THRESHOLD, MIN_INK
+
+SPECK_FRACTION = 0.02  # strokes with less ink than this share of the largest are specks (taps, noise)
+CUT_MIN_WIDTH = 0.55  # strokes wider than this many digit heights may be touching digits
+MIN_PIECE = 0.18  # no slice narrower than this many digit heights
+SLICE_WIDTH = 0.22  # at most one cut per this many digit heights of width
+MAX_ATOMS_PER_DIGIT = 4
+MAX_DIGIT_WIDTH = 1.25  # a digit is at most this many digit heights wide
+MAX_JOIN_GAP = 0.12  # strokes further apart than this many digit heights are never one digit
+EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A bounding box in canvas pixels, end-exclusive."""
+
+    x0: int
+    x1: int
+    y0: int
+    y1: int
+
+    def union(self, other: Box) -> Box:
+        return Box(min(self.x0, other.x0), max(self.x1, other.x1), min(self.y0, other.y0), max(self.y1, other.y1))
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A drawing cut into atoms: `labels` marks atom k's pixels with k + 1 (0 is background)."""
+
+    ink: np.ndarray
+    labels: np.ndarray
+    atoms: list[Box]
+    strokes: list[int]  # which connected stroke each atom comes from
+    digit_height: float
+
+    def is_cut(self, i: int) -> bool:
+        """Whether atoms i-1 and i are slices of one stroke (a boundary there cuts ink)."""
+        return 0 < i < len(self.atoms) and self.strokes[i - 1] == self.strokes[i]
+
+
+def _ink_mask(ink: np.ndarray) -> np.ndarray | None:
+    peak = int(ink.max()) if ink.size else 0
+    if peak < MIN_INK * 255:
+        return None
+    return ink > INK_THRESHOLD * peak
+
+
+def _strokes(mask: np.ndarray) -> tuple[np.ndarray, list[Box]]:
+    """Connected strokes (8-neighbourhood) without specks: a label image and their boxes."""
+    labels, n = ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    keep = areas >= SPECK_FRACTION * areas.max()
+    remap = np.zeros(n + 1, dtype=np.int32)
+    remap[1:][keep] = np.arange(1, int(keep.sum()) + 1)
+    labels = remap[labels]
+    boxes = [Box(s[1].start, s[1].stop, s[0].start, s[0].stop) for s in ndimage.find_objects(labels)]
+    return labels, boxes
+
+
+def cut_columns(profile: np.ndarray, digit_height: float) -> list[int]:
+    """Where to cut a wide stroke: the columns of least ink (local minima of the smoothed
+    column profile), at least MIN_PIECE digit heights from the ends and from each other."""
+    width = len(profile)
+    min_piece = max(2, int(MIN_PIECE * digit_height))
+    if width < 2 * min_piece:
+        return []
+    window = max(1, int(digit_height / 15))
+    smooth = np.convolve(profile.astype(np.float64), np.ones(window) / window, mode="same")
+    inner = np.arange(min_piece, width - min_piece)
+    left, right = smooth[inner - 1], smooth[inner + 1]
+    minima = inner[(smooth[inner] <= left) & (smooth[inner] <= right)]
+    chosen: list[int] = []
+    for col in minima[np.argsort(smooth[minima], kind="stable")]:
+        if all(abs(col - c) >= min_piece for c in chosen):
+            chosen.append(int(col))
+        if len(chosen) >= max(1, int(width / (SLICE_WIDTH * digit_height))):
+            break
+    return sorted(chosen)
+
+
+def _slice_wide_strokes(labels: np.ndarray, boxes: list[Box], digit_height: float) -> list[tuple[np.ndarray, Box, Box, int]]:
+    """Every stroke as (its pixels within the stroke's box, the stroke's box, the piece's own
+    box, the stroke's number); wide strokes come as several vertical slices."""
+    pieces = []
+    for k, box in enumerate(boxes, start=1):
+        own = labels[box.y0 : box.y1, box.x0 : box.x1] == k
+        cuts = cut_columns(own.sum(axis=0), digit_height) if box.width > CUT_MIN_WIDTH * digit_height else []
+        for a, b in zip([0, *cuts], [*cuts, box.width]):
+            part = np.zeros_like(own)
+            part[:, a:b] = own[:, a:b]
+            rows = np.flatnonzero(part.any(axis=1))
+            if rows.size:
+                piece = Box(box.x0 + a, box.x0 + b, box.y0 + int(rows[0]), box.y0 + int(rows[-1]) + 1)
+                pieces.append((part, box, piece, k))
+    return pieces
+
+
+def layout(ink: np.ndarray) -> Layout | None:
+    """The atoms of a uint8 ink image, left to right; None when there is no ink."""
+    mask = _ink_mask(ink)
+    if mask is None:
+        return None
+    strokes, boxes = _strokes(mask)
+    digit_height = float(max(b.height for b in boxes))
+    pieces = _slice_wide_strokes(strokes, boxes, digit_height)
+    pieces.sort(key=lambda p: (p[2].x0 + p[2].x1) / 2)
+    labels = np.zeros(ink.shape, dtype=np.int32)
+    for k, (part, stroke_box, _, _) in enumerate(pieces, start=1):
+        labels[stroke_box.y0 : stroke_box.y1, stroke_box.x0 : stroke_box.x1][part] = k
+    return Layout(ink, _claim_faint_ink(labels, ink), [p[2] for p in pieces], [p[3] for p in pieces], digit_height)
+
+
+def _claim_faint_ink(labels: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """Give the faint anti-aliased rim of each stroke (below the ink threshold) to the stroke
+    it surrounds, so every digit keeps its soft edges."""
+    grown = ndimage.grey_dilation(labels, size=(3, 3))
+    return np.where((labels == 0) & (ink > 0), grown, labels)
+
+
+def spans(lay: Layout) -> list[tuple[int, int]]:
+    """Candidate digits as half-open ranges [i, j) of neighbouring atoms: close enough to
+    belong together and, together, no wider than a digit can be."""
+    out = []
+    n = len(lay.atoms)
+    for i in range(n):
+        box = lay.atoms[i]
+        out.append((i, i + 1))
+        for j in range(i + 1, min(n, i + MAX_ATOMS_PER_DIGIT)):
+            nxt = lay.atoms[j]
+            if nxt.x0 - box.x1 > MAX_JOIN_GAP * lay.digit_height:
+                break
+            box = box.union(nxt)
+            if box.width > MAX_DIGIT_WIDTH * lay.digit_height:
+                break
+            out.append((i, j + 1))
+    return out
+
+
+def span_box(lay: Layout, span: tuple[int, int]) -> Box:
+    box = lay.atoms[span[0]]
+    for b in lay.atoms[span[0] + 1 : span[1]]:
+        box = box.union(b)
+    return box
+
+
+def span_ink(lay: Layout, span: tuple[int, int]) -> np.ndarray:
+    """The ink of atoms i..j-1 alone, cropped to their box (other atoms' ink removed)."""
+    box = span_box(lay, span)
+    window = lay.labels[box.y0 : box.y1, box.x0 : box.x1]
+    own = (window > span[0]) & (window <= span[1])
+    return np.where(own, lay.ink[box.y0 : box.y1, box.x0 : box.x1], 0).astype(np.uint8)

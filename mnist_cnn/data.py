@@ -149,7 +149,7 @@ def download_mnist(dest: Path = KERAS_CACHE, url: str = MNIST_URL, timeout: floa
     name its real cause. The file appears at dest only once complete and verified.
     """
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.build_opener().open(url, timeout=timeout) as response:  # proxies as set now
             payload = response.read()
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise MnistDataError(_download_failed(url, _failure_cause(exc, timeout))) from None

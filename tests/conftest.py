@@ -1,13 +1,13 @@
-"""Shared fixtures, and what happens when MNIST is missing.
+"""Shared fixtures, and what happens when MNIST or Chromium is missing.
 
 Tests find MNIST exactly as the app does (mnist_cnn.data: MNIST_DATA_DIR, else the Keras cache,
-else a download). When it cannot be had, every test that needs it is skipped, the tests that do
-not need it still run, and the run ends with one line naming the fix and a non-zero exit code.
-A test needs MNIST if it uses the `mnist` fixture or carries the `mnist` marker.
+else a download). A test needs MNIST if it uses the `mnist` fixture or carries the `mnist`
+marker; tests in tests/test_e2e*.py drive Chromium and are marked `browser` automatically.
+When either is missing, the tests that need it are skipped, the others still run, and the run
+ends with one line naming the fix and a non-zero exit code. `-m "not browser"` leaves the
+browser tests out on a machine without Chromium.
 
-Tests in tests/test_e2e*.py drive Chromium and are marked `browser` automatically, so a machine
-without Chromium can run everything else with -m "not browser". Each test gets its own
-MNIST_DRAW_HOME so retrained models never land in the user's.
+Each test gets its own MNIST_DRAW_HOME so retrained models never land in the user's.
 """
 
 from __future__ import annotations
@@ -17,53 +17,71 @@ from pathlib import Path
 
 import pytest
 
+from mnist_cnn.data import MnistDataError, load_mnist
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MNIST_MISSING = "MNIST not found"
-ROOT = Path(__file__).resolve().parent.parent  # for test_app.py until it uses mnist_cnn.config.REPO_ROOT
+CHROMIUM_MISSING = "Chromium not found"
+CHROMIUM_FIX = ('install it (README: "Set up on a fresh machine"), or leave the browser tests out with '
+                '-m "not browser"')
 BROWSER_FILES = "test_e2e*.py"
+ROOT = Path(__file__).resolve().parent.parent  # for test_app.py until it uses mnist_cnn.config.REPO_ROOT
 
 
-class _Mnist:
-    """Loads MNIST once per session and remembers why it could not."""
+class Prerequisite:
+    """Something many tests need (MNIST, Chromium): looked for once, and when it is missing every
+    test that needs it is skipped with one reason, counted, and named once at the end."""
 
-    data = None
-    error: str | None = None
-    skipped = 0
+    def __init__(self, missing: str, find, not_found: type[Exception]) -> None:
+        self.missing, self._find, self._not_found = missing, find, not_found
+        self.value, self.error, self.checked, self.skipped = None, None, False, 0
 
-    @classmethod
-    def load(cls):
-        if cls.data is None and cls.error is None:
-            from mnist_cnn.data import MnistDataError, load_mnist
-
+    def get(self):
+        if not self.checked:
+            self.checked = True
             try:
-                cls.data = load_mnist()
-            except MnistDataError as exc:
-                cls.error = str(exc)
-        return cls.data
+                self.value = self._find()
+            except self._not_found as exc:
+                self.error = str(exc)
+        return self.value
 
-    @classmethod
-    def skip_reason(cls) -> str:
-        return f"{MNIST_MISSING}: {cls.error}"
+    def require(self):
+        if self.get() is None:
+            pytest.skip(self.reason)
+        return self.value
+
+    @property
+    def reason(self) -> str:
+        return f"{self.missing}: {self.error}"
 
 
-def _mnist_or_skip():
-    data = _Mnist.load()
-    if data is None:
-        pytest.skip(_Mnist.skip_reason())
-    return data
+def _find_chromium() -> str:
+    from mnist_cnn.browser import chromium_path
+
+    try:
+        return chromium_path()
+    except RuntimeError:
+        raise RuntimeError(CHROMIUM_FIX) from None
+
+
+MNIST = Prerequisite(MNIST_MISSING, load_mnist, MnistDataError)
+CHROMIUM = Prerequisite(CHROMIUM_MISSING, _find_chromium, RuntimeError)
 
 
 @pytest.fixture(scope="session")
 def mnist():
     """((x_train, y_train), (x_test, y_test)) as uint8 arrays; skips the test when MNIST is missing."""
-    return _mnist_or_skip()
+    return MNIST.require()
 
 
-@pytest.fixture(autouse=True)
-def _skip_without_mnist(request) -> None:
-    if request.node.get_closest_marker("mnist"):
-        _mnist_or_skip()
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    """Skip a marked test before its fixtures start anything (a server, a browser)."""
+    if item.get_closest_marker("browser"):
+        CHROMIUM.require()
+    if item.get_closest_marker("mnist"):
+        MNIST.require()
 
 
 @pytest.fixture(autouse=True)
@@ -108,25 +126,26 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if call.excinfo is not None and _raised_missing_mnist(call.excinfo):
         report.outcome = "skipped"
-        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {_Mnist.skip_reason()}")
-    if report.skipped and MNIST_MISSING in str(report.longrepr):
-        _Mnist.skipped += 1
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {MNIST.reason}")
+    if report.skipped:
+        for prerequisite in (MNIST, CHROMIUM):
+            if prerequisite.error and prerequisite.reason in str(report.longrepr):
+                prerequisite.skipped += 1
     setattr(item, f"rep_{report.when}", report)
 
 
 def _raised_missing_mnist(excinfo) -> bool:
-    from mnist_cnn.data import MnistDataError
-
-    return excinfo.errisinstance(MnistDataError) and _Mnist.load() is None
+    return excinfo.errisinstance(MnistDataError) and MNIST.get() is None
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if _Mnist.skipped:
-        line = f"{MNIST_MISSING} ({_Mnist.skipped} tests skipped): {_Mnist.error}"
-        terminalreporter.write_line(line, red=True, bold=True)
+    for prerequisite in (MNIST, CHROMIUM):
+        if prerequisite.skipped:
+            line = f"{prerequisite.missing} ({prerequisite.skipped} tests skipped): {prerequisite.error}"
+            terminalreporter.write_line(line, red=True, bold=True)
 
 
 def pytest_sessionfinish(session) -> None:
-    """Skipped for want of data is not a pass: CI and a newcomer must notice."""
-    if _Mnist.skipped and session.exitstatus == pytest.ExitCode.OK:
+    """Skipped for want of data or a browser is not a pass: CI and a newcomer must notice."""
+    if (MNIST.skipped or CHROMIUM.skipped) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

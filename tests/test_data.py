@@ -125,6 +125,16 @@ def test_keras_style_npz(tmp_path, mnist):
 
 # Downloads: a real local HTTP server stands in for the mirror; no internet is needed.
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def direct_connections(monkeypatch):
+    """The local server is reached directly, whatever proxy this machine is told to use."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @contextmanager
 def serving(respond):
     """An HTTP server on localhost whose GET handler is respond(handler); yields its URL."""

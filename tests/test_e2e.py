@@ -1,4 +1,7 @@
-"""The real thing: streamlit run app.py, Debian's Chromium, digits drawn with the mouse."""
+"""The real thing: streamlit run app.py, Debian's Chromium, digits drawn with the mouse.
+
+Marked `browser` by conftest.py (every tests/test_e2e*.py is).
+"""
 
 import re
 from pathlib import Path
@@ -63,17 +66,21 @@ def test_draw_a_one_and_a_zero_like_people_do(page, app_url):
     playwright_sync.expect(browser.prediction_value(page)).to_have_text("—", timeout=browser.UI_TIMEOUT_MS)
 
 
+@pytest.mark.mnist
 def test_tabs_show_their_content(page, app_url):
     browser.open_app(page, app_url)
     page.get_by_role("tab", name="Misclassified").click()
     playwright_sync.expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
     playwright_sync.expect(page.get_by_text("Confusion matrix")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
-    playwright_sync.expect(page.locator("img").nth(31)).to_be_visible(timeout=browser.UI_TIMEOUT_MS)  # a full page
+    gallery = page.get_by_role("tabpanel", name="Misclassified").get_by_test_id("stImageContainer")
+    playwright_sync.expect(gallery).to_have_count(32, timeout=browser.UI_TIMEOUT_MS)  # a full page of mistakes
 
     page.get_by_role("tab", name="Filters").click()
     playwright_sync.expect(page.get_by_text("learned 3×3 filters")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
     playwright_sync.expect(page.get_by_text("What each filter responds to")).to_be_visible()
-    playwright_sync.expect(page.locator("img").nth(64)).to_be_visible(timeout=browser.UI_TIMEOUT_MS)  # 32 + 32 + more
+    numbered = page.get_by_role("tabpanel", name="Filters").get_by_test_id("stImageContainer").filter(
+        has=page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^\d+$")))
+    playwright_sync.expect(numbered).to_have_count(64, timeout=browser.UI_TIMEOUT_MS)  # 32 filters, 32 maps
 
     page.get_by_role("tab", name="Draw").click()
     playwright_sync.expect(page.locator("canvas").last).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
@@ -93,4 +100,5 @@ def test_upload_a_picture(page, app_url, tmp_path, mnist):
     fake = tmp_path / "not-a-picture.png"
     fake.write_text("this is text, not a picture")
     page.locator("input[type=file]").set_input_files(str(fake))
-    playwright_sync.expect(page.get_by_text("not a picture Pillow can read")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    playwright_sync.expect(page.get_by_text("not a picture Pillow can read")).to_be_visible(
+        timeout=browser.UI_TIMEOUT_MS)

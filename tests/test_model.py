@@ -27,9 +27,13 @@ def test_registry_names_and_shared_first_layer():
         assert model.get_layer("relu1") is not None
 
 
-def test_improved_uses_batch_norm_and_dropout():
-    kinds = {type(layer).__name__ for layer in build_model("improved").layers}
-    assert {"BatchNormalization", "Dropout", "Conv2D"} <= kinds
+def test_improved_is_the_documented_network():
+    model = build_model("improved")
+    assert model.count_params() == 162_378  # the README's table
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Conv2D") == 4 and kinds.count("BatchNormalization") == 3
+    assert {"Dropout", "MaxPooling2D"} <= set(kinds)
+    assert type(model.optimizer).__name__ == "Adam"
 
 
 def test_unknown_architecture_is_a_clear_error():

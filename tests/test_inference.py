@@ -1,9 +1,13 @@
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from mnist_cnn import store
+from mnist_cnn.config import REPO_ROOT
 from mnist_cnn.data import to_model_input
 from mnist_cnn.inference import load_classifier, verdict
 
@@ -57,16 +61,27 @@ def test_verdict_hedges_when_unsure():
 
 @pytest.mark.parametrize("arch", ["seed", "improved"])
 def test_numpy_fast_path_matches_tensorflow(arch, mnist, request):
+    import keras
+
     clf = request.getfixturevalue(f"{arch}_clf")
     images = to_model_input(mnist[1][0][:200])
-    tf_probs = clf._forward(images).numpy()  # the compiled TensorFlow graph
+    tf_probs = clf.model.predict(images, verbose=0)  # Keras itself
     np_probs = np.concatenate([clf.predict_proba(images[i : i + 8]) for i in range(0, 200, 8)])  # NumPy path
     assert np.abs(tf_probs - np_probs).max() < 1e-4
     assert (tf_probs.argmax(1) == np_probs.argmax(1)).all()
-    import keras
-
     tf_maps = keras.Model(clf.model.inputs, clf.model.get_layer("relu1").output)(images[:1]).numpy()[0]
     assert np.abs(clf.feature_maps(images[0, ..., 0]) - tf_maps).max() < 1e-4
+
+
+def test_drawing_needs_no_tensorflow(mnist, tmp_path):
+    """Loading the model and answering a drawing must not wait seconds for TensorFlow to import."""
+    np.save(tmp_path / "digit.npy", mnist[1][0][0] / 255.0)
+    code = ("import sys, numpy as np; from mnist_cnn.inference import load_classifier; "
+            f"p = load_classifier().predict_proba(np.load({str(tmp_path / 'digit.npy')!r})[None]); "
+            "print(int(p.argmax()), 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+                       env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert r.stdout.split() == [str(mnist[1][1][0]), "False", "False"], r.stderr[-2000:]
 
 
 def test_models_fastpath_cannot_run_use_tensorflow(monkeypatch, mnist):
@@ -77,8 +92,7 @@ def test_models_fastpath_cannot_run_use_tensorflow(monkeypatch, mnist):
         raise fastpath.UnsupportedLayer("pretend")
 
     monkeypatch.setattr(fastpath, "compile_layers", unsupported)
-    path = store.shipped_model_path("seed")
-    clf = Classifier(store.load_keras_model(path), path)
+    clf = Classifier(store.shipped_model_path("seed"))
     image = mnist[1][0][0] / 255.0
     assert clf.predict_proba(image[None])[0].argmax() == mnist[1][1][0]
     maps = clf.feature_maps(image)

@@ -1,11 +1,12 @@
 import json
 
-import numpy as np
+import pytest
 
 from mnist_cnn import store
 from mnist_cnn.evaluate import evaluate_classifier
 
 
+@pytest.mark.mnist
 def test_seed_model_scores_like_the_tutorial(seed_clf):
     report = evaluate_classifier(seed_clf)
     assert report.total == 10_000
@@ -15,6 +16,7 @@ def test_seed_model_scores_like_the_tutorial(seed_clf):
     assert abs(meta["test_accuracy"] - report.accuracy) < 0.002
 
 
+@pytest.mark.mnist
 def test_improved_model_reaches_its_floor(improved_clf):
     report = evaluate_classifier(improved_clf)
     assert report.accuracy >= 0.996

@@ -66,7 +66,8 @@ def _read_idx(path: Path, magic: int, folder: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError, zlib.error) as exc:
-        raise MnistDataError(f"Cannot read {path.name} ({exc}): {_fix_hint(folder)}.") from None
+        reason = getattr(exc, "strerror", None) or str(exc)  # "Permission denied", not "[Errno 13] ... path"
+        raise MnistDataError(f"Cannot read {path.name} ({reason}): {_fix_hint(folder)}.") from None
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:

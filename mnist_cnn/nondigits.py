@@ -46,8 +46,10 @@ LETTERS: dict[str, Glyph] = {
     "V": [line((0.0, 0.0), (0.5, 1.0), (1.0, 0.0))],
     "Y": [line((0.0, 0.0), (0.5, 0.5), (1.0, 0.0)), line((0.5, 0.5), (0.5, 1.0))],
     "L": [line((0.15, 0.0), (0.15, 1.0), (0.85, 1.0))],
-    "h": [line((0.15, 0.0), (0.15, 1.0)), line((0.15, 0.7)) + arc(0.5, 0.65, 0.35, 0.3, 180, 360) + line((0.85, 0.65), (0.85, 1.0))],
-    "n": [line((0.15, 1.0), (0.15, 0.3)), line((0.15, 0.6)) + arc(0.5, 0.6, 0.35, 0.35, 180, 360) + line((0.85, 0.6), (0.85, 1.0))],
+    "h": [line((0.15, 0.0), (0.15, 1.0)),
+          line((0.15, 0.7)) + arc(0.5, 0.65, 0.35, 0.3, 180, 360) + line((0.85, 0.65), (0.85, 1.0))],
+    "n": [line((0.15, 1.0), (0.15, 0.3)),
+          line((0.15, 0.6)) + arc(0.5, 0.6, 0.35, 0.35, 180, 360) + line((0.85, 0.6), (0.85, 1.0))],
 }
 TRAIN_LETTERS = "AEFHKMNRWXm"
 HELD_OUT_LETTERS = "CTUVYLhn"
@@ -62,7 +64,8 @@ def _polygon(points: list[tuple[float, float]]) -> Glyph:
 
 
 def _star(rng: np.random.Generator) -> Glyph:
-    pts = [(0.5 + 0.5 * math.sin(2 * math.pi * k * 2 / 5), 0.5 - 0.5 * math.cos(2 * math.pi * k * 2 / 5)) for k in range(5)]
+    angles = [2 * math.pi * k * 2 / 5 for k in range(5)]  # every second point of a pentagon
+    pts = [(0.5 + 0.5 * math.sin(a), 0.5 - 0.5 * math.cos(a)) for a in angles]
     return _polygon(pts)
 
 

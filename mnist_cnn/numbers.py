@@ -12,14 +12,17 @@ the not-a-digit gate (notdigit.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from mnist_cnn import segment
 from mnist_cnn.config import LOW_CONFIDENCE, MAX_NUMBER_DIGITS
+from mnist_cnn.inference import NUMPY_MAX_BATCH, load_classifier
+from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, default_gate
 from mnist_cnn.preprocess import ink_from_rgba, normalize_ink
 
-NUMPY_BATCH = 16  # the classifier's NumPy path takes batches up to this size (no TensorFlow)
+GATE_WEIGHT = 1.0  # how much the gate's "one whole digit" probability counts in choosing a split
 WIDE_PENALTY = 2.0  # log-score cost per digit height of width beyond WIDE_FROM
 WIDE_FROM = 0.9
 CUT_COST = 1.0  # log-score cost of cutting through a stroke: a confident whole beats two pieces
@@ -33,7 +36,7 @@ class DigitReading:
     image: np.ndarray
     probs: np.ndarray
     box: segment.Box
-    digit_score: float = 1.0  # the gate's probability that this is a digit at all
+    not_digit_score: float = 0.0  # the gate's probability that this is not a digit at all
     is_digit: bool = True
 
     @property
@@ -73,12 +76,15 @@ class NumberReading:
         return [d.image for d in self.digits]
 
 
-def _predict(clf, images: list[np.ndarray]) -> np.ndarray:
+@lru_cache(maxsize=1)
+def default_classifier():
+    """The current digit model, loaded once per process (NumPy only, no TensorFlow)."""
+    return load_classifier()
+
+
+def _predict(clf, x: np.ndarray) -> np.ndarray:
     """Probabilities for many 28x28 images, in batches small enough for the NumPy path."""
-    if not images:
-        return np.zeros((0, 10), np.float32)
-    x = np.stack(images)
-    return np.concatenate([clf.predict_proba(x[i : i + NUMPY_BATCH]) for i in range(0, len(x), NUMPY_BATCH)])
+    return np.concatenate([clf.predict_proba(x[i : i + NUMPY_MAX_BATCH]) for i in range(0, len(x), NUMPY_MAX_BATCH)])
 
 
 def _width_cost(box: segment.Box, digit_height: float) -> float:
@@ -106,31 +112,45 @@ def _best_split(n: int, spans: list[tuple[int, int]], scores: list[float]) -> li
     return chosen[::-1]
 
 
+def _resolve_gate(gate):
+    if gate is USE_DEFAULT_GATE:
+        return default_gate()
+    return gate
+
+
 def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
-    """Read the number in a uint8 ink image (any size). `gate`: a notdigit.Gate, None for
-    none, or by default the shipped one."""
+    """Read the number in an ink image (uint8, or float in [0, 1]; any size). `gate`: a
+    notdigit.Gate, None for none, or by default the shipped one."""
+    if ink.dtype != np.uint8:
+        ink = (np.clip(ink, 0.0, 1.0) * 255).astype(np.uint8)
     lay = segment.layout(ink)
     if lay is None:
         return NumberReading([])
+    gate = _resolve_gate(gate)
     spans = segment.spans(lay)
-    images = [normalize_ink(segment.span_ink(lay, s)) for s in spans]
-    usable = [k for k, im in enumerate(images) if im is not None]
+    images = [normalize_ink(segment.span_ink(lay, span)) for span in spans]
+    usable = [k for k, image in enumerate(images) if image is not None]  # faint specks have none
+    if not usable:
+        return NumberReading([])
+    x = np.stack([images[k] for k in usable])
     probs = np.zeros((len(spans), 10), np.float32)
-    probs[usable] = _predict(clf, [images[k] for k in usable])
-    scores = [float(np.log(probs[k].max() + 1e-6)) - CUT_COST * lay.is_cut(s[0])
-              - _width_cost(segment.span_box(lay, s), lay.digit_height) for k, s in enumerate(spans)]
-    chosen = _best_split(len(lay.atoms), spans, scores)
-    chosen = [k for k in chosen if images[k] is not None][:MAX_NUMBER_DIGITS * 2]
-    if gate is USE_DEFAULT_GATE:
-        from mnist_cnn.notdigit import default_gate
-
-        gate = default_gate()
-    digit_scores = gate.digit_score(np.stack([images[k] for k in chosen])) if gate is not None and chosen else None
+    probs[usable] = _predict(clf, x)
+    gate_probs = np.zeros((len(spans), 3), np.float32)
+    gate_probs[:, DIGIT] = 1.0
+    if gate is not None:
+        gate_probs[usable] = _predict(gate.clf, x)
+    scores = [float(np.log(probs[k].max() + 1e-6) + GATE_WEIGHT * np.log(gate_probs[k, DIGIT] + 1e-6))
+              - CUT_COST * lay.is_cut(s[0]) - _width_cost(segment.span_box(lay, s), lay.digit_height)
+              for k, s in enumerate(spans)]
+    for k, s in enumerate(spans):
+        if images[k] is None:  # a faint speck on its own is skipped; in a group it spoils nothing
+            scores[k] = 0.0 if s[1] - s[0] == 1 else -np.inf
+    chosen = [k for k in _best_split(len(lay.atoms), spans, scores) if images[k] is not None]
     readings = []
-    for i, k in enumerate(chosen):
-        score = float(digit_scores[i]) if digit_scores is not None else 1.0
+    for k in chosen[: MAX_NUMBER_DIGITS * 2]:
+        score = float(gate_probs[k, NOT_DIGIT])
         readings.append(DigitReading(images[k], probs[k], segment.span_box(lay, spans[k]), score,
-                                     is_digit=gate is None or gate.accepts(score)))
+                                     is_digit=gate is None or not gate.flags(score)))
     return NumberReading(readings)
 
 

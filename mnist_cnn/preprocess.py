@@ -107,10 +107,10 @@ def _denoise(values: np.ndarray) -> np.ndarray:
     return np.where(ink >= threshold, soft, 0.0).astype(np.float32)
 
 
-def image_to_mnist(image: Image.Image | bytes | BinaryIO) -> np.ndarray | None:
-    """Any Pillow-readable picture of one digit (photo, scan, drawing, either polarity) to the
-    (28, 28) image the network expects; None when the picture has no ink. Raises ImageError
-    for a file that is not a picture."""
+def picture_ink(image: Image.Image | bytes | BinaryIO) -> np.ndarray:
+    """The ink of any Pillow-readable picture (photo, scan, drawing, either polarity), shrunk to
+    at most MAX_WORKING_SIDE and cleaned of paper texture. Raises ImageError for a file that is
+    not a picture."""
     if not isinstance(image, Image.Image):
         data = image if isinstance(image, (bytes, bytearray)) else image.read()
         try:
@@ -122,14 +122,31 @@ def image_to_mnist(image: Image.Image | bytes | BinaryIO) -> np.ndarray | None:
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             if isinstance(exc, ImageError):
                 raise
-            raise ImageError("this file is not a picture Pillow can read; upload a PNG, JPEG, GIF, BMP or WebP") from None
+            raise ImageError("this file is not a picture Pillow can read; use a PNG, JPEG, GIF, BMP or WebP") from None
     image = ImageOps.exif_transpose(image)
     image.thumbnail((MAX_WORKING_SIDE, MAX_WORKING_SIDE), Image.Resampling.LANCZOS)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         ink = ink_from_rgba(np.asarray(image.convert("RGBA")))
     else:
         ink = _ink_from_gray(np.asarray(image.convert("L")))
-    return normalize_ink(_denoise(ink))
+    return _denoise(ink)
+
+
+def image_to_mnist(image: Image.Image | bytes | BinaryIO) -> np.ndarray | None:
+    """Any Pillow-readable picture of one digit (photo, scan, drawing, either polarity) to the
+    (28, 28) image the network expects; None when the picture has no ink. Raises ImageError
+    for a file that is not a picture."""
+    return normalize_ink(picture_ink(image))
+
+
+def canvas_to_digits(rgba: np.ndarray | None, clf=None) -> list[np.ndarray]:
+    """The digits written on a (wide) canvas as (28, 28) inputs normalised like canvas_to_mnist,
+    left to right; [] for a blank canvas. Strokes of one digit stay together even when they do
+    not touch; touching digits are cut where the recogniser (`clf`, by default the current
+    model) reads whole digits best (see numbers.py)."""
+    from mnist_cnn.numbers import default_classifier, read_number
+
+    return read_number(clf or default_classifier(), rgba).images
 
 
 def naive_resize(rgba: np.ndarray) -> np.ndarray:

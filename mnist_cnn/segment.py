@@ -103,7 +103,10 @@ def cut_columns(profile: np.ndarray, digit_height: float) -> list[int]:
     return sorted(chosen)
 
 
-def _slice_wide_strokes(labels: np.ndarray, boxes: list[Box], digit_height: float) -> list[tuple[np.ndarray, Box, Box, int]]:
+Piece = tuple[np.ndarray, Box, Box, int]
+
+
+def _slice_wide_strokes(labels: np.ndarray, boxes: list[Box], digit_height: float) -> list[Piece]:
     """Every stroke as (its pixels within the stroke's box, the stroke's box, the piece's own
     box, the stroke's number); wide strokes come as several vertical slices."""
     pieces = []

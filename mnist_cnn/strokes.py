@@ -40,8 +40,8 @@ def line(*points: tuple[float, float]) -> Stroke:
 DIGITS: dict[int, list[Glyph]] = {
     0: [[arc(0.5, 0.5, 0.32, 0.5, -90, 280)], [arc(0.5, 0.5, 0.4, 0.5, -100, 265)]],
     1: [[line((0.5, 0.0), (0.5, 1.0))],
-        [line((0.28, 0.22), (0.55, 0.0), (0.55, 1.0))],
-        [line((0.3, 0.2), (0.55, 0.0), (0.55, 1.0)), line((0.3, 1.0), (0.8, 1.0))]],
+        [line((0.36, 0.15), (0.55, 0.0), (0.55, 1.0))],
+        [line((0.36, 0.15), (0.55, 0.0), (0.55, 1.0)), line((0.3, 1.0), (0.8, 1.0))]],
     2: [[arc(0.5, 0.3, 0.38, 0.3, 190, 360) + line((0.85, 0.38), (0.1, 1.0), (0.92, 1.0))],
         [arc(0.48, 0.28, 0.36, 0.28, 200, 380) + arc(0.5, 1.1, 0.4, 0.6, -60, -150) + line((0.15, 1.0), (0.9, 0.98))]],
     3: [[arc(0.45, 0.25, 0.35, 0.25, 210, 450) + arc(0.45, 0.74, 0.4, 0.26, -90, 150)],
@@ -103,16 +103,17 @@ def distort(glyph: Glyph, rng: np.random.Generator, wobble: float = WOBBLE) -> l
 
 
 def draw_polylines(strokes: list[np.ndarray], size: tuple[int, int], pen: float,
-                   scale: float, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    """uint8 ink (H, W) with each polyline drawn `pen` px wide with round ends and joints;
-    unit coordinates are multiplied by `scale` and shifted by `offset` (pixels)."""
+                   scale: float, offset: tuple[float, float] = (0.0, 0.0), smooth: bool = False) -> np.ndarray:
+    """uint8 ink (H, W) with each polyline drawn `pen` px wide with round ends; unit coordinates
+    are scaled by `scale` and shifted by `offset`. `smooth` rounds every joint too (slower; a
+    thin pen does not need it)."""
     image = Image.new("L", size, 0)
     draw = ImageDraw.Draw(image)
     r = pen / 2
     for pts in strokes:
         xy = [(offset[0] + px * scale, offset[1] + py * scale) for px, py in pts]
         if len(xy) > 1:
-            draw.line(xy, fill=255, width=max(1, round(pen)), joint="curve")
+            draw.line(xy, fill=255, width=max(1, round(pen)), joint="curve" if smooth else None)
         for x, y in (xy[0], xy[-1]):
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
     return np.asarray(image)
@@ -141,3 +142,37 @@ def random_digit_glyph(digit: int, rng: np.random.Generator) -> Glyph:
 def drawn_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 ink of a digit drawn with a pen (random variant, slant, size and pen width)."""
     return render_strokes(random_digit_glyph(digit, rng), rng)
+
+
+def place_glyphs(glyphs: list[Glyph], size: tuple[int, int], rng: np.random.Generator,
+                 height: float = 0.55, gap: float = 0.35) -> list[np.ndarray]:
+    """Glyphs written left to right across a canvas of `size` (width, height): each distorted
+    like a hand would, `height` of the canvas tall, `gap` digit heights apart. Returns every
+    stroke as an (n, 2) array of canvas pixel coordinates (the paths a mouse would take)."""
+    width, canvas_h = size
+    h = height * canvas_h
+    shapes = [distort(g, rng) for g in glyphs]
+    widths = [max(0.2, float(np.ptp(np.concatenate(s)[:, 0]))) * h for s in shapes]
+    total = sum(widths) + gap * h * (len(glyphs) - 1)
+    if total > 0.94 * width:  # too wide: write smaller
+        shrink = 0.94 * width / total
+        h, widths, total = h * shrink, [w * shrink for w in widths], total * shrink
+    x = (width - total) / 2
+    out = []
+    for strokes, w in zip(shapes, widths):
+        pts = np.concatenate(strokes)
+        lo = pts.min(axis=0)
+        top = (canvas_h - h) / 2 + rng.normal(0, 0.03) * h
+        out += [np.stack([(s[:, 0] - lo[0]) * h + x, (s[:, 1] - lo[1]) * h + top], axis=1) for s in strokes]
+        x += w + gap * h
+    return out
+
+
+def write_glyphs(glyphs: list[Glyph], size: tuple[int, int], rng: np.random.Generator, pen: float = 18,
+                 **placement) -> np.ndarray:
+    """An RGBA canvas (white pen on black, as the app's canvas) with the glyphs written on it."""
+    ink = draw_polylines(place_glyphs(glyphs, size, rng, **placement), size, pen, 1.0, smooth=True)
+    rgba = np.zeros((size[1], size[0], 4), dtype=np.uint8)
+    rgba[..., :3] = ink[..., None]
+    rgba[..., 3] = 255
+    return rgba

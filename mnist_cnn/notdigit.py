@@ -1,0 +1,231 @@
+"""The not-a-digit gate: a small network that tells digits from everything else.
+
+A digit network trained on MNIST has only ten answers, so a letter or a smiley gets a
+confident digit. Rather than retrain it (its accuracy must not move), a separate small CNN
+looks at the same 28x28 input and sorts it into three classes:
+
+- DIGIT: one digit (MNIST training digits, the same digits pasted on a canvas and
+  re-normalised, and digits drawn with a pen by strokes.py, so a uniform mouse stroke is no
+  sign of "not a digit");
+- NOT_DIGIT: letters, shapes, scribbles (nondigits.TRAIN: hand-drawn strokes and DejaVu glyphs);
+- NOT_ONE_DIGIT: two neighbouring digits seen as one, or a digit cut in half. The number
+  reader uses this to prefer splits into whole digits; it is not shown as "not a digit".
+
+A picture is flagged as not a digit when P(NOT_DIGIT) exceeds a threshold chosen at training
+time so that at most FLAG_BUDGET of held-back MNIST digits are flagged; the threshold is kept in
+the model's sidecar. The gate uses only layers the NumPy forward pass knows, so it runs
+without TensorFlow (inference.load_classifier).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from mnist_cnn.config import SHIPPED_MODELS_DIR
+from mnist_cnn.nondigits import TRAIN, draw_kind
+from mnist_cnn.preprocess import normalize_ink
+from mnist_cnn.strokes import drawn_digit
+
+GATE_PATH = SHIPPED_MODELS_DIR / "gates" / "notdigit.keras"  # a subfolder: not one of the digit models
+DIGIT, NOT_DIGIT, NOT_ONE_DIGIT = 0, 1, 2
+CLASS_NAMES = ("digit", "not a digit", "not one digit")
+FLAG_BUDGET = 0.003  # share of held-back MNIST digits the threshold may flag
+DEFAULT_THRESHOLD = 0.5
+LETTER_SHARE = 0.35  # of the non-digits: hand-drawn letters (what people write most)
+FONT_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class Sizes:
+    mnist: int = 40_000
+    canvas_digits: int = 3_000
+    pen_digits: int = 6_000
+    non_digits: int = 20_000
+    pairs: int = 3_000
+    halves: int = 3_000
+    epochs: int = 4
+
+
+FULL = Sizes()
+
+
+class Gate:
+    """A loaded gate: class probabilities and the not-a-digit verdict for 28x28 inputs."""
+
+    def __init__(self, clf) -> None:
+        self.clf = clf
+        self.threshold = float(clf.entry.meta.get("threshold", DEFAULT_THRESHOLD))
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        """(n, 28, 28) inputs to (n, 3) probabilities: digit, not a digit, not one digit."""
+        from mnist_cnn.inference import NUMPY_MAX_BATCH
+
+        x = np.asarray(images, dtype=np.float32)
+        x = x[None] if x.ndim == 2 else x
+        return np.concatenate([self.clf.predict_proba(x[i : i + NUMPY_MAX_BATCH])  # NumPy path: no TensorFlow
+                               for i in range(0, len(x), NUMPY_MAX_BATCH)])
+
+    def not_digit_score(self, images: np.ndarray) -> np.ndarray:
+        """P(not a digit) for each input."""
+        return self.probs(images)[:, NOT_DIGIT]
+
+    def flags(self, score: float | np.ndarray) -> bool | np.ndarray:
+        """Whether a not-a-digit score is high enough to say so."""
+        return score > self.threshold
+
+    def is_digit(self, images: np.ndarray) -> np.ndarray:
+        return ~self.flags(self.not_digit_score(images))
+
+
+def load_gate(path: str | Path | None = None) -> Gate:
+    from mnist_cnn.inference import load_classifier
+
+    return Gate(load_classifier(Path(path) if path else GATE_PATH))
+
+
+@lru_cache(maxsize=1)
+def default_gate() -> Gate:
+    """The shipped gate, loaded once per process."""
+    return load_gate()
+
+
+# ---------- training data ----------
+
+def _canvas_digits(images: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    from mnist_cnn.preprocess import canvas_to_mnist
+    from mnist_cnn.synthetic import paste_on_canvas
+
+    return [canvas_to_mnist(paste_on_canvas(im, rng)) for im in images]
+
+
+def _non_digit_kind(rng: np.random.Generator) -> str:
+    r = rng.uniform()
+    if r < LETTER_SHARE:
+        return "letter"
+    if r < LETTER_SHARE + FONT_SHARE:
+        return "font letter"
+    shapes = list(TRAIN.shapes)
+    return shapes[int(rng.integers(len(shapes)))]
+
+
+def _pairs(images: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Two neighbouring digits (close or touching) normalised as if they were one."""
+    from mnist_cnn.preprocess import ink_from_rgba
+    from mnist_cnn.synthetic_numbers import compose_number
+
+    out = []
+    for _ in range(n):
+        a, b = images[rng.integers(len(images), size=2)]
+        rgba = compose_number([a, b], rng, ("close", "touching")[int(rng.integers(2))], size=(240, 96),
+                              scheme="white-on-black")
+        out.append(normalize_ink(ink_from_rgba(rgba)))
+    return out
+
+
+def _halves(images: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The left or right part of a wide-enough digit, cut at 35-65% of its width."""
+    out = []
+    while len(out) < n:
+        im = images[int(rng.integers(len(images)))]
+        cols = np.flatnonzero(im.max(axis=0) > 25)
+        rows = np.flatnonzero(im.max(axis=1) > 25)
+        width, height = cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
+        if width < 0.6 * height:
+            continue
+        cut = cols[0] + int(width * rng.uniform(0.35, 0.65))
+        part = im.copy()
+        if rng.uniform() < 0.5:
+            part[:, cut:] = 0
+        else:
+            part[:, :cut] = 0
+        image = normalize_ink(part)
+        if image is not None:
+            out.append(image)
+    return out
+
+
+def training_set(x_train: np.ndarray, sizes: Sizes = FULL, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 28, 28) float32 inputs and their classes, from MNIST training digits and generators."""
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(x_train))
+    mnist = x_train[idx[: sizes.mnist]].astype(np.float32) / 255.0
+    canvas = _canvas_digits(x_train[idx[: sizes.canvas_digits]], rng)
+    pen = [normalize_ink(drawn_digit(int(rng.integers(10)), rng)) for _ in range(sizes.pen_digits)]
+    others = [normalize_ink(draw_kind(_non_digit_kind(rng), TRAIN, rng)) for _ in range(sizes.non_digits)]
+    pairs = _pairs(x_train, sizes.pairs, rng)
+    halves = _halves(x_train, sizes.halves, rng)
+    groups = [(list(mnist), DIGIT), (canvas, DIGIT), (pen, DIGIT), (others, NOT_DIGIT),
+              (pairs, NOT_ONE_DIGIT), (halves, NOT_ONE_DIGIT)]
+    images = [im for group, _ in groups for im in group if im is not None]
+    labels = [label for group, label in groups for im in group if im is not None]
+    return np.stack(images).astype(np.float32), np.asarray(labels, dtype=np.int64)
+
+
+# ---------- the network ----------
+
+def build_gate():
+    """conv(16) → pool → conv(32) → pool → conv(32) → dense(64) → 3 classes; about 60k
+    parameters, only layers the NumPy forward pass knows. The first layers are named like the
+    digit models' (conv1, relu1) so the same Classifier tools apply."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(16, 3, padding="same", name="conv1"),
+        layers.Activation("relu", name="relu1"),
+        layers.MaxPooling2D(2, name="pool1"),
+        layers.Conv2D(32, 3, padding="same", name="conv2"),
+        layers.Activation("relu", name="relu2"),
+        layers.MaxPooling2D(2, name="pool2"),
+        layers.Conv2D(32, 3, name="conv3"),
+        layers.Activation("relu", name="relu3"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(64, activation="relu", name="dense1"),
+        layers.Dropout(0.3, name="dropout1"),
+        layers.Dense(3, name="logits"),
+        layers.Activation("softmax", name="softmax"),
+    ], name="notdigit")
+
+
+def choose_threshold(not_digit_scores: np.ndarray, budget: float = FLAG_BUDGET) -> float:
+    """The lowest threshold that flags at most `budget` of these (digit) scores."""
+    return float(max(np.quantile(not_digit_scores, 1.0 - budget), 0.05))
+
+
+def train_gate(out: Path = GATE_PATH, sizes: Sizes = FULL, seed: int = 0) -> dict:
+    """Generate the training set, train the gate, pick its threshold on held-back MNIST digits,
+    and save model + sidecar. Returns the sidecar. About 3-4 minutes on 2 cores."""
+    import keras
+
+    from mnist_cnn import store
+    from mnist_cnn.data import load_mnist
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    (x_train, _), _ = load_mnist()
+    held_back = x_train[-5_000:]
+    x, y = training_set(x_train[:-5_000], sizes, seed)
+    model = build_gate()
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x[..., None], y, batch_size=128, epochs=sizes.epochs, shuffle=True, verbose=2)
+    rng = np.random.default_rng(seed + 1)
+    check = np.concatenate([held_back.astype(np.float32) / 255.0, np.stack(_canvas_digits(held_back[:2_000], rng))])
+    scores = model.predict(check[..., None], batch_size=500, verbose=0)[:, NOT_DIGIT]
+    threshold = choose_threshold(scores)
+    meta = {"arch": "notdigit", "threshold": threshold, "flag_budget": FLAG_BUDGET, "classes": list(CLASS_NAMES),
+            "train_images": int(len(x)), "epochs": sizes.epochs, "seed": seed,
+            "train_accuracy": float(history.history["accuracy"][-1]),
+            "train_seconds": round(time.perf_counter() - started, 1),
+            "trained_by": "mnist_cnn.notdigit.train_gate"}
+    store.save_model(model, Path(out), meta)
+    return meta
+
+
+if __name__ == "__main__":
+    print(train_gate())

@@ -1,0 +1,83 @@
+"""The Draw tab's "A number" mode: a wide canvas, the number read left to right, and each
+digit's 28x28 input, confidence and probabilities beneath. Pieces the gate does not take for a
+digit say so. The work is in numbers.py and notdigit.py; this module only lays it out."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from mnist_cnn import plots
+from mnist_cnn.config import DEFAULT_STROKE_WIDTH, MAX_NUMBER_DIGITS, NUMBER_CANVAS, STROKE_WIDTH_RANGE
+from mnist_cnn.inference import Classifier
+from mnist_cnn.notdigit import default_gate
+from mnist_cnn.numbers import DigitReading, NumberReading, read_number
+
+NOT_A_DIGIT = "This does not look like a digit"
+DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
+TOP_GUESSES = 3
+EMPTY_TEXT = (f"Write a number of up to {MAX_NUMBER_DIGITS} digits on the black canvas, left to right: "
+              "the reading appears after every stroke.")
+
+
+def not_a_digit_note(image: np.ndarray | None) -> bool:
+    """Under a one-digit prediction: say "This does not look like a digit" when the gate flags
+    the 28x28 input (the probabilities stay on screen). Returns whether it did."""
+    if image is None:
+        return False
+    gate = default_gate()
+    score = float(gate.not_digit_score(image)[0])
+    if not gate.flags(score):
+        return False
+    st.warning(f"{NOT_A_DIGIT}: a letter, a shape or a scribble? The probabilities below are what the "
+               "network, which only knows digits, makes of it.", icon="🔎")
+    return True
+
+
+def _guesses(probs: np.ndarray) -> str:
+    order = np.argsort(probs)[::-1][:TOP_GUESSES]
+    return " · ".join(f"{d} {probs[d]:.0%}" for d in order)
+
+
+def _digit_column(d: DigitReading) -> None:
+    st.image(plots.digit_image(d.image, DIGIT_SCALE), caption="28×28 input")
+    if not d.is_digit:
+        st.markdown(f"**?** :orange[{NOT_A_DIGIT}]")
+    elif d.unsure:
+        st.markdown(f"**{d.digit}** · {d.confidence:.0%}  \n:orange[not sure: maybe a {d.digit}, or a {d.runner_up}]")
+    else:
+        st.markdown(f"**{d.digit}** · {d.confidence:.0%}")
+    st.caption(_guesses(d.probs))
+
+
+def show_reading(reading: NumberReading) -> None:
+    """The Prediction metric (the number), then one column per digit."""
+    if reading.empty:
+        st.metric("Prediction", "—")
+        st.info(EMPTY_TEXT)
+        return
+    least = min(d.confidence for d in reading.digits)
+    st.metric("Prediction", reading.text, delta=f"least sure digit {least:.0%}", delta_color="off", delta_arrow="off")
+    flagged = sum(not d.is_digit for d in reading.digits)
+    if flagged:
+        st.warning(f"{NOT_A_DIGIT}: {flagged} of the {len(reading.digits)} pieces (shown as ?).")
+    if len(reading.digits) > MAX_NUMBER_DIGITS:
+        st.warning(f"That is {len(reading.digits)} pieces; the canvas is meant for up to {MAX_NUMBER_DIGITS} digits.")
+    for start in range(0, len(reading.digits), MAX_NUMBER_DIGITS):
+        row = reading.digits[start : start + MAX_NUMBER_DIGITS]
+        for col, d in zip(st.columns(MAX_NUMBER_DIGITS), row):
+            with col:
+                _digit_column(d)
+
+
+def render(clf: Classifier) -> None:
+    """The "A number" mode's body (the caller wraps it in a fragment)."""
+    stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="number_stroke_width")
+    width, height = NUMBER_CANVAS
+    result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
+                       height=height, width=width, drawing_mode="freedraw", return_image_data=True,
+                       key="number_canvas")
+    st.caption("Write digits side by side; strokes of one digit may be apart (a 5's flag), and touching "
+               "digits are separated. Undo and clear are in the canvas toolbar.")
+    show_reading(read_number(clf, result.image_data))

@@ -1,0 +1,70 @@
+"""In a real browser: write a whole number with the mouse, and a letter, which is not a digit."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from mnist_cnn import browser  # noqa: E402
+from mnist_cnn.config import NUMBER_CANVAS  # noqa: E402
+from mnist_cnn.nondigits import LETTERS  # noqa: E402
+from mnist_cnn.strokes import DIGITS, place_glyphs  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+NOT_A_DIGIT = "This does not look like a digit"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    home = tmp_path_factory.mktemp("e2e_numbers_home")
+    log = tmp_path_factory.mktemp("e2e_numbers_log") / "streamlit.log"
+    with browser.running_app(env={"MNIST_DRAW_HOME": str(home)}, log_path=log) as url:
+        yield url
+
+
+@pytest.fixture
+def page(app_url, request):
+    with playwright_sync.sync_playwright() as p, browser.browser_page(p) as page:
+        yield page
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+
+
+def write(page, canvas, glyphs, size, seed: int, **placement) -> None:
+    """Write glyphs with the mouse, one mouse stroke per pen stroke, as a person would."""
+    for stroke in place_glyphs(glyphs, size, np.random.default_rng(seed), **placement):
+        browser.draw(page, canvas, [(x / size[0], y / size[1]) for x, y in stroke[::2]])
+
+
+def choose_mode(page, label: str):
+    page.get_by_text(label, exact=True).first.click()
+
+
+def test_write_a_number_then_a_letter(page, app_url):
+    browser.open_app(page, app_url)
+    choose_mode(page, "A number")
+    canvas = page.locator("canvas").last
+    playwright_sync.expect(canvas).to_have_attribute("width", str(NUMBER_CANVAS[0]), timeout=browser.UI_TIMEOUT_MS)
+    playwright_sync.expect(browser.prediction_value(page)).to_have_text("—", timeout=browser.UI_TIMEOUT_MS)
+
+    write(page, canvas, [DIGITS[2][0], DIGITS[0][0], DIGITS[2][0], DIGITS[6][0]], NUMBER_CANVAS, seed=1)
+    playwright_sync.expect(browser.prediction_value(page)).to_have_text("2026", timeout=browser.UI_TIMEOUT_MS)
+    playwright_sync.expect(page.get_by_text("28×28 input")).to_have_count(4)
+
+    browser.toolbar_button(page, "Reset canvas & history").click()
+    playwright_sync.expect(browser.prediction_value(page)).to_have_text("—", timeout=browser.UI_TIMEOUT_MS)
+    write(page, canvas, [LETTERS["W"]], NUMBER_CANVAS, seed=2, height=0.6)
+    playwright_sync.expect(page.get_by_text(NOT_A_DIGIT).first).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+
+
+def test_a_letter_in_one_digit_mode_is_not_a_digit(page, app_url):
+    canvas = browser.open_app(page, app_url)
+    box = canvas.bounding_box()
+    size = (round(box["width"]), round(box["height"]))
+    write(page, canvas, [LETTERS["X"]], size, seed=3, height=0.6)  # two strokes
+    playwright_sync.expect(page.get_by_text(NOT_A_DIGIT).first).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    playwright_sync.expect(page.get_by_label("probabilities")).to_be_visible()  # still shown

@@ -1,0 +1,73 @@
+"""The not-a-digit gate, measured on what it never saw: held-out letters, shapes and fonts
+(nondigits.HELD_OUT, another seed), MNIST test digits, and MNIST digits drawn on a canvas."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_cnn import nondigits
+from mnist_cnn.notdigit import GATE_PATH, load_gate
+from mnist_cnn.preprocess import canvas_to_mnist
+from mnist_cnn.strokes import drawn_digit
+from mnist_cnn.synthetic import canvas_set
+
+ROOT = Path(__file__).resolve().parent.parent
+HELD_OUT_SEED = 2024  # training draws from nondigits.TRAIN with seed 0
+
+
+@pytest.fixture(scope="module")
+def gate():
+    return load_gate()
+
+
+def flagged_share(gate, images) -> float:
+    return float(gate.flags(gate.not_digit_score(np.stack(images))).mean())
+
+
+def test_held_out_set_shares_nothing_with_training():
+    train, held = nondigits.TRAIN, nondigits.HELD_OUT
+    assert not set(train.letters) & set(held.letters)
+    assert not set(train.font_text) & set(held.font_text)
+    assert not set(train.shapes) & set(held.shapes)
+    assert train.font_family != held.font_family
+    assert not set("OIlSZBGbqgDPo") & set(train.letters + held.letters + train.font_text + held.font_text)
+
+
+def test_letters_shapes_and_scribbles_are_flagged(gate):
+    images, kinds = nondigits.non_digits(400, nondigits.HELD_OUT, seed=HELD_OUT_SEED)
+    flags = gate.flags(gate.not_digit_score(images))
+    assert flags.mean() >= 0.80
+    for kind in set(kinds):  # no kind of drawing slips through altogether
+        assert flags[np.array(kinds) == kind].mean() >= 0.4, kind
+
+
+def test_mnist_test_digits_are_not_flagged(gate, mnist):
+    x_test = mnist[1][0]
+    assert flagged_share(gate, x_test.astype(np.float32) / 255.0) <= 0.01
+
+
+def test_digits_drawn_on_a_canvas_are_not_flagged(gate, mnist):
+    x_test, y_test = mnist[1]
+    images = [canvas_to_mnist(c) for c, _ in canvas_set(x_test, y_test, 1000, seed=HELD_OUT_SEED)]
+    assert flagged_share(gate, images) <= 0.02
+
+
+def test_digits_drawn_with_a_pen_are_not_flagged(gate):
+    from mnist_cnn.preprocess import normalize_ink
+
+    rng = np.random.default_rng(HELD_OUT_SEED)
+    images = [normalize_ink(drawn_digit(d % 10, rng)) for d in range(500)]
+    assert flagged_share(gate, images) <= 0.02
+
+
+def test_gate_is_shipped_and_runs_without_tensorflow():
+    assert GATE_PATH.is_file() and GATE_PATH.with_suffix(".json").is_file()
+    code = ("import sys, numpy as np; from mnist_cnn.notdigit import load_gate; g = load_gate(); "
+            "print(g.not_digit_score(np.zeros((2, 28, 28), np.float32)).shape, 'tensorflow' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert r.stdout.strip() == "(2,) False", r.stderr[-1000:]

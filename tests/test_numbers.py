@@ -1,0 +1,94 @@
+"""Whole numbers: a drawing split into digits, read left to right, on the canvas and from the CLI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_cnn.config import NUMBER_CANVAS
+from mnist_cnn.numbers import read_number
+from mnist_cnn.preprocess import canvas_to_digits
+from mnist_cnn.strokes import DIGITS, arc, line, write_glyphs
+from mnist_cnn.synthetic_numbers import number_set
+
+ROOT = Path(__file__).resolve().parent.parent
+N_NUMBERS = 30  # per spacing; the benchmark reads 300
+
+FIVE_WITH_FLAG_APART = [line((0.22, 0.12), (0.18, 0.45)) + arc(0.48, 0.7, 0.38, 0.3, -130, 140),
+                        line((0.3, -0.12), (0.9, -0.14))]
+FOUR_IN_TWO_STROKES_APART = [line((0.2, 0.0), (0.1, 0.6), (0.6, 0.6)), line((0.75, 0.0), (0.75, 1.0))]
+FOUR_IN_TWO_CROSSING_STROKES = DIGITS[4][1]
+
+
+def accuracy(clf, mnist, spacing, seed):
+    _, (x_test, y_test) = mnist
+    pairs = list(number_set(x_test, y_test, N_NUMBERS, spacing, seed=seed))
+    return sum(read_number(clf, canvas).text == text for canvas, text in pairs) / len(pairs)
+
+
+@pytest.mark.parametrize("spacing", ["generous", "close"])
+def test_numbers_whose_digits_do_not_touch_are_read_exactly(improved_clf, mnist, spacing):
+    assert accuracy(improved_clf, mnist, spacing, seed=11) >= 0.93
+
+
+def test_numbers_whose_digits_touch_are_mostly_read_exactly(improved_clf, mnist):
+    assert accuracy(improved_clf, mnist, "touching", seed=12) >= 0.75
+
+
+def test_touching_digits_are_cut_apart(improved_clf, mnist):
+    """Two digits joined into one stroke still read as two digits, each normalised alone."""
+    _, (x_test, y_test) = mnist
+    canvas, text = next(number_set(x_test[y_test == 0], y_test[y_test == 0], 1, "touching", (3, 3), seed=3))
+    from mnist_cnn import segment
+    from mnist_cnn.preprocess import ink_from_rgba
+
+    assert len(segment._strokes(segment._ink_mask(ink_from_rgba(canvas)))[1]) == 1  # really one stroke
+    assert read_number(improved_clf, canvas).text == "000"
+
+
+@pytest.mark.parametrize("glyph, digit", [(FIVE_WITH_FLAG_APART, 5), (FOUR_IN_TWO_STROKES_APART, 4),
+                                          (FOUR_IN_TWO_CROSSING_STROKES, 4)],
+                         ids=["5 with a detached flag", "4 in two strokes apart", "4 in two crossing strokes"])
+def test_strokes_of_one_digit_stay_together(improved_clf, glyph, digit):
+    rng = np.random.default_rng(4)
+    read = [read_number(improved_clf, write_glyphs([DIGITS[1][0], glyph, DIGITS[7][0]], NUMBER_CANVAS, rng)).text
+            for _ in range(5)]
+    assert read.count(f"1{digit}7") >= 4, read
+
+
+def test_canvas_to_digits_gives_mnist_inputs_left_to_right(improved_clf):
+    rng = np.random.default_rng(5)
+    canvas = write_glyphs([DIGITS[2][0], DIGITS[0][0], DIGITS[2][0], DIGITS[6][0]], NUMBER_CANVAS, rng)
+    digits = canvas_to_digits(canvas, improved_clf)
+    assert len(digits) == 4
+    assert all(d.shape == (28, 28) and d.dtype == np.float32 and 0 <= d.min() and d.max() <= 1 for d in digits)
+    assert improved_clf.predict_proba(np.stack(digits)).argmax(axis=1).tolist() == [2, 0, 2, 6]
+    blank = np.zeros((NUMBER_CANVAS[1], NUMBER_CANVAS[0], 4), np.uint8)
+    assert canvas_to_digits(blank, improved_clf) == []
+    assert read_number(improved_clf, None).text == ""
+
+
+def test_cli_predict_reads_numbers_and_says_not_a_digit(tmp_path):
+    rng = np.random.default_rng(6)
+    year = tmp_path / "year.png"
+    Image.fromarray(255 - write_glyphs([DIGITS[2][0], DIGITS[0][0], DIGITS[2][0], DIGITS[6][0]],
+                                       NUMBER_CANVAS, rng)[..., 0]).save(year)  # dark ink on white paper
+    letter = tmp_path / "letter.png"
+    from mnist_cnn.nondigits import LETTERS
+
+    Image.fromarray(write_glyphs([LETTERS["W"]], (280, 280), rng, height=0.6)[..., 0]).save(letter)
+    code = ("import sys; from mnist_cnn.cli_predict import predict_files; code = predict_files(sys.argv[1:]); "
+            "print('tensorflow' in sys.modules); sys.exit(code)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code, str(year), str(letter), str(tmp_path / "missing.png")],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith(f"{year}: 2026 (digits 2 "), r.stdout
+    assert lines[1].startswith(f"{letter}: not a digit"), r.stdout
+    assert lines[2] == "False"  # no TensorFlow
+    assert r.stderr.strip() == f"{tmp_path / 'missing.png'}: error: no such file"
+    assert r.returncode == 1

@@ -125,7 +125,8 @@ def _max_pool(layer) -> tuple[Forward, Backward]:
         n, h2, w2, c = first.shape
         windows = (np.arange(4) == first[..., None]) * dy[..., None]
         dx = np.zeros(shape, np.float32)
-        dx[:, : h2 * 2, : w2 * 2, :] = windows.reshape(n, h2, w2, c, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(n, h2 * 2, w2 * 2, c)
+        unfolded = windows.reshape(n, h2, w2, c, 2, 2).transpose(0, 1, 4, 2, 5, 3)
+        dx[:, : h2 * 2, : w2 * 2, :] = unfolded.reshape(n, h2 * 2, w2 * 2, c)
         return dx
 
     return fwd, bwd
@@ -157,7 +158,7 @@ def compile_steps(layers) -> list[Step]:
     the logits: a softmax at the end is left out, so gradients are those of the logits."""
     steps: list[Step] = []
     for layer in layers:
-        kind = type(layer).__name__
+        kind = getattr(layer, "class_name", None) or type(layer).__name__  # kerasfile.LiteLayer or Keras
         if kind in ("InputLayer", "Dropout"):
             continue
         if kind == "Conv2D":

@@ -78,7 +78,7 @@ class Drawing:
 
     @property
     def created_text(self) -> str:
-        return dt.datetime.fromtimestamp(self.created, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return dt.datetime.fromtimestamp(self.created, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass

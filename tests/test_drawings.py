@@ -1,0 +1,330 @@
+"""The drawings store on real SQLite files: saving, dedup, filters, deleting, concurrency,
+corruption, migration, and the folder import/export round trip."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_cnn import drawings_io
+from mnist_cnn.drawings import (
+    SCHEMA_VERSION,
+    DrawingsError,
+    DrawingStore,
+    NewDrawing,
+    content_hash,
+    default_path,
+    png_bytes,
+)
+from mnist_cnn.style import style_set
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def digit(seed: int) -> np.ndarray:
+    """A distinct 28x28 uint8 'drawing' (a random blob of ink)."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((28, 28), np.uint8)
+    image[6:22, 8:20] = rng.integers(1, 256, size=(16, 12), dtype=np.uint8)
+    return image
+
+
+def save(store: DrawingStore, seed: int, label: int, session: str = "s1", prediction: int | None = None,
+         created: float | None = None) -> tuple[int, bool]:
+    probs = None if prediction is None else np.eye(10, dtype=np.float32)[prediction]
+    return store.add(digit(seed), label, png_bytes(digit(seed)), session=session, prediction=prediction,
+                     probs=probs, model_id="m1", created=created)
+
+
+def test_the_store_lives_in_the_user_home_folder(user_home):
+    store = DrawingStore()
+    assert store.path == default_path() == user_home / "drawings.sqlite3"
+    assert store.path.is_file()
+    assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_saving_the_same_drawing_twice_keeps_one_row():
+    store = DrawingStore()
+    first = save(store, 1, 3)
+    assert first[1] is True
+    assert save(store, 1, 3) == (first[0], False)
+    assert store.count() == 1
+    assert save(store, 1, 5)[1] is True  # relabelled: a different row
+    assert save(store, 1, 3, session="s2")[1] is True  # another visitor's identical drawing
+    assert store.count() == 3
+
+
+def test_a_float_drawing_is_stored_as_the_uint8_the_model_saw():
+    store = DrawingStore()
+    image = digit(2).astype(np.float32) / 255.0
+    row_id, _ = store.add(image, 4, b"png", session="s")
+    (stored,) = store.list()
+    assert stored.id == row_id
+    np.testing.assert_array_equal(stored.image, digit(2))
+
+
+def test_list_filters_by_label_wrong_and_session_newest_first_with_pages():
+    store = DrawingStore()
+    for i in range(10):
+        save(store, i, label=i % 3, session="a" if i < 6 else "b", prediction=0, created=1000.0 + i)
+    newest = store.list()
+    assert [d.created for d in newest] == sorted((d.created for d in newest), reverse=True)
+    assert [d.label for d in store.list(label=1)] == [1, 1, 1]
+    assert all(d.wrong for d in store.list(wrong_only=True)) and store.count(wrong_only=True) == 6
+    assert {d.session for d in store.list(session="b")} == {"b"} and store.count(session="b") == 4
+    page1, page2 = store.list(limit=4, offset=0), store.list(limit=4, offset=4)
+    assert [d.id for d in page1 + page2] == [d.id for d in newest[:8]]
+    assert store.counts_per_digit() == [4, 3, 3, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_a_session_can_only_delete_its_own_drawings():
+    store = DrawingStore()
+    mine, _ = save(store, 1, 1, session="me")
+    theirs, _ = save(store, 2, 2, session="them")
+    save(store, 3, 3, session="me")
+    assert store.delete([mine, theirs], session="me") == 1
+    assert [d.id for d in store.list()] == [3, theirs]
+    assert store.delete_session("me") == 1
+    assert store.count() == 1
+    assert store.delete([theirs]) == 1  # the CLI may delete anything
+    save(store, 4, 4)
+    assert store.clear() == 1 and store.count() == 0
+
+
+@pytest.mark.parametrize("label, message", [(10, "label 10 is outside 0-9"), (-1, "label -1 is outside 0-9"),
+                                            ("x", "is not a digit"), (2.5, "is not a digit")])
+def test_a_label_outside_0_9_is_refused_and_nothing_is_stored(label, message):
+    store = DrawingStore()
+    with pytest.raises(ValueError, match=message):
+        store.add(digit(1), label, b"png", session="s")
+    assert store.count() == 0
+
+
+def test_a_drawing_without_ink_is_refused_and_nothing_is_stored():
+    store = DrawingStore()
+    with pytest.raises(ValueError, match="no ink"):
+        store.add(np.zeros((28, 28), np.uint8), 3, b"png", session="s")
+    with pytest.raises(ValueError, match="28x28"):
+        store.add(np.ones((20, 20), np.uint8), 3, b"png", session="s")
+    assert store.count() == 0
+
+
+def test_the_held_out_split_stays_fixed_as_drawings_are_added():
+    store = DrawingStore()
+    store.add_many([NewDrawing(digit(i), i % 10, b"png", "s") for i in range(60)])
+    _, _, held = store.dataset("held_out")
+    _, _, train = store.dataset("train")
+    assert set(held).isdisjoint(train) and len(held) + len(train) == 60
+    assert 3 <= len(held) <= 24  # about one in five
+    store.add_many([NewDrawing(digit(i), i % 10, b"png", "s") for i in range(60, 120)])
+    _, _, held_later = store.dataset("held_out")
+    assert set(held) <= set(held_later)
+    images, labels, ids = store.dataset("all")
+    assert images.shape == (120, 28, 28) and images.dtype == np.uint8 and len(labels) == len(ids) == 120
+
+
+# ---------- many processes, broken files, old files ----------
+
+WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from mnist_cnn.drawings import DrawingStore, png_bytes
+    from mnist_cnn.drawings_io import import_folder
+    store = DrawingStore()
+    report = import_folder(store, sys.argv[1])
+    worker = int(sys.argv[2])
+    for i in range(15):  # and single saves, interleaved with the other processes' imports
+        rng = np.random.default_rng(10_000 * worker + i)
+        image = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+        store.add(image, i % 10, png_bytes(image), session=f"worker{worker}")
+    print(report.total_added)
+""")
+
+
+def test_eight_processes_importing_at_once_lose_no_row(tmp_path, user_home):
+    folders = []
+    for worker in range(8):
+        folder = tmp_path / f"w{worker}"
+        for i in range(12):
+            label = i % 10
+            (folder / str(label)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.kron(digit(1000 * worker + i), np.ones((4, 4), np.uint8))).save(
+                folder / str(label) / f"{i}.png")
+        folders.append(folder)
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(f), str(w)], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for w, f in enumerate(folders)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err for _, err in outputs]
+    assert [int(out) for out, _ in outputs] == [12] * 8
+    store = DrawingStore()
+    assert store.count() == 8 * (12 + 15)
+    assert store.count(session="import") == 8 * 12
+
+
+def test_a_corrupt_file_is_moved_aside_and_a_new_store_started(user_home, caplog):
+    path = user_home / "drawings.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    store = DrawingStore()
+    assert store.recovered and "moved to drawings.sqlite3.corrupt-" in store.recovered
+    assert "moved to" in caplog.text
+    (aside,) = user_home.glob("drawings.sqlite3.corrupt-*")
+    assert aside.read_bytes().startswith(b"this is not a database")
+    assert save(store, 1, 1)[1] and store.count() == 1
+    assert DrawingStore().recovered is None  # the new file is healthy
+
+
+def test_a_file_damaged_inside_is_moved_aside_when_it_is_read(user_home):
+    store = DrawingStore()
+    store.add_many([NewDrawing(digit(i), i % 10, png_bytes(digit(i)), "s") for i in range(200)])
+    with sqlite3.connect(store.path) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(store.path.read_bytes())
+    page = 4096
+    for start in range(2 * page, len(data) - page, page):  # overwrite every page but the first two
+        data[start + 8: start + page] = b"\xff" * (page - 8)
+    store.path.write_bytes(bytes(data))
+    assert store.list() == []  # the damage is found on reading; the work is redone on a new file
+    assert store.recovered and list(user_home.glob("drawings.sqlite3.corrupt-*"))
+    assert save(store, 1, 1)[1]
+
+
+def test_a_file_from_a_newer_version_is_left_alone(user_home):
+    path = user_home / "drawings.sqlite3"
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA user_version = 99")
+    with pytest.raises(DrawingsError, match="newer version"):
+        DrawingStore()
+    assert path.is_file() and not list(user_home.glob("*.corrupt-*"))
+
+
+SCHEMA_V1_AS_SHIPPED = """
+CREATE TABLE drawings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    image BLOB NOT NULL,
+    original BLOB NOT NULL,
+    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+    prediction INTEGER,
+    probs BLOB,
+    model_id TEXT,
+    created REAL NOT NULL,
+    session TEXT NOT NULL
+);
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_file_is_migrated_keeping_its_drawings(user_home):
+    path = user_home / "drawings.sqlite3"
+    con = sqlite3.connect(path)
+    con.executescript(SCHEMA_V1_AS_SHIPPED)
+    rows = [(digit(1).tobytes(), b"png1", 1, 7, None, "old", 100.0, "a"),
+            (digit(2).tobytes(), b"png2", 2, 2, None, "old", 101.0, "a"),
+            (digit(1).tobytes(), b"png1", 1, 7, None, "old", 102.0, "a")]  # saved twice under v1
+    con.executemany("INSERT INTO drawings (image, original, label, prediction, probs, model_id, created, session) "
+                    "VALUES (?,?,?,?,?,?,?,?)", rows)
+    con.commit()
+    con.close()
+
+    store = DrawingStore()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    kept = sorted(store.list(), key=lambda d: d.id)
+    assert [(d.label, d.created, d.source, d.original) for d in kept] == [(1, 100.0, "canvas", b"png1"),
+                                                                          (2, 101.0, "canvas", b"png2")]
+    assert kept[0].wrong and kept[0].content_hash == content_hash(digit(1).tobytes(), 1, "a")
+    assert store.add(digit(1), 1, b"png1", session="a") == (kept[0].id, False)  # dedup covers old rows
+
+
+# ---------- folders in and out ----------
+
+def make_picture_folder(root: Path, n: int = 20) -> Path:
+    """Style canvases saved as a person would: black on white, some large JPEGs, some small PNGs."""
+    canvases, labels = style_set(n, seed=5)
+    for i, (canvas, label) in enumerate(zip(canvases, labels)):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        picture = Image.fromarray(255 - canvas[..., 0])
+        if i % 2:
+            picture.resize((900, 900)).convert("RGB").save(root / str(label) / f"scan{i}.jpg", quality=92)
+        else:
+            picture.resize((64, 64)).save(root / str(label) / f"shot{i}.png")
+    return root
+
+
+def test_import_takes_pictures_of_any_size_and_polarity(tmp_path):
+    store = DrawingStore()
+    report = drawings_io.import_folder(store, make_picture_folder(tmp_path / "pics"))
+    assert report.refused == [] and report.added == [2] * 10
+    assert store.count(session="import") == 20
+    originals = [Image.open(io.BytesIO(d.original)) for d in store.list()]
+    assert {o.format for o in originals} == {"PNG"} and max(max(o.size) for o in originals) <= 560
+    again = drawings_io.import_folder(store, tmp_path / "pics")
+    assert again.total_added == 0 and again.duplicates == 20 and store.count() == 20
+
+
+def test_bad_folders_and_files_get_one_line_each_and_nothing_is_stored(tmp_path):
+    root = tmp_path / "bad"
+    (root / "12").mkdir(parents=True)
+    Image.fromarray(digit(1)).save(root / "12" / "a.png")
+    (root / "cats").mkdir()
+    (root / "3").mkdir()
+    (root / "3" / "notes.txt").write_text("not a picture")
+    (root / "4").mkdir()
+    Image.new("L", (80, 80), 255).save(root / "4" / "blank.png")
+    Image.fromarray(digit(2)).save(root / "loose.png")
+    store = DrawingStore()
+    report = drawings_io.import_folder(store, root)
+    refused = dict(report.refused)
+    assert refused.pop("3/notes.txt").startswith("this file is not a picture")  # preprocess' own words
+    assert refused == {
+        "12/": "label 12 is outside 0-9; folders must be named 0 … 9",
+        "cats/": "the folder name is not a digit; folders must be named 0 … 9",
+        "loose.png": "not inside a digit folder; put pictures in folders 0/ … 9/",
+        "4/blank.png": "no ink: the picture is blank",
+    }
+    assert store.count() == 0
+    assert report.lines()[-1] == "added 0 drawings (0:0  1:0  2:0  3:0  4:0  5:0  6:0  7:0  8:0  9:0)"
+    with pytest.raises(DrawingsError, match="not a folder"):
+        drawings_io.import_folder(store, tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DrawingsError, match="no folders 0/"):
+        drawings_io.import_folder(store, tmp_path / "empty")
+
+
+def collection(store: DrawingStore) -> list[tuple]:
+    """Everything about every drawing except its row id, in a comparable form."""
+    return sorted((d.image.tobytes(), d.original, d.label, d.prediction,
+                   None if d.probs is None else d.probs.tobytes(), d.model_id, d.created, d.session, d.source,
+                   d.content_hash) for d in store.list())
+
+
+def test_export_then_import_elsewhere_gives_the_same_collection(tmp_path):
+    store = DrawingStore(tmp_path / "here.sqlite3")
+    drawings_io.import_folder(store, make_picture_folder(tmp_path / "pics"))  # no predictions
+    for i in range(12):
+        save(store, 100 + i, i % 10, session=f"s{i % 3}", prediction=(i + 1) % 10, created=1.5e9 + i / 7)
+    assert drawings_io.export_folder(store, tmp_path / "export") == 32
+    assert sorted(p.name for p in (tmp_path / "export").iterdir()) == [*map(str, range(10)), "drawings.csv",
+                                                                        "originals"]
+    elsewhere = DrawingStore(tmp_path / "elsewhere.sqlite3")
+    report = drawings_io.import_folder(elsewhere, tmp_path / "export")
+    assert report.refused == [] and report.total_added == 32
+    assert collection(elsewhere) == collection(store)
+    with pytest.raises(DrawingsError, match="not an empty folder"):
+        drawings_io.export_folder(store, tmp_path / "export")
+
+
+def test_the_zip_download_holds_the_same_export(tmp_path):
+    store = DrawingStore()
+    save(store, 1, 1, session="me")
+    save(store, 2, 2, session="them")
+    names = zipfile.ZipFile(io.BytesIO(drawings_io.export_zip(store, session="me"))).namelist()
+    assert sorted(names) == sorted(["drawings/drawings.csv", f"drawings/1/{drawings_io.file_name(store.list()[1])}",
+                                    f"drawings/originals/1/{drawings_io.file_name(store.list()[1])}"])

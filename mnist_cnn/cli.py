@@ -1,4 +1,4 @@
-"""Command line: python -m mnist_cnn {train,evaluate,predict,bench}.
+"""Command line: python -m mnist_cnn {train,evaluate,predict,bench,drawings,finetune}.
 
 Every expected failure (bad arguments, missing data, unreadable files) ends in one line on
 stderr and a non-zero exit code, never a traceback. Parsing imports nothing heavy, so `--help`
@@ -20,10 +20,6 @@ MAX_EPOCHS = EPOCH_RANGE[1] * 5
 # The names in mnist_cnn.model.ARCHITECTURES, here so parsing needs no Keras (tests check they agree).
 ARCHITECTURE_NAMES = ("seed", "improved")
 TRAIN_DEFAULT_ARCH = "seed"
-
-
-class CliError(Exception):
-    """An expected failure, reported as one line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +51,13 @@ def _epochs(text: str) -> int:
     return value
 
 
+def _keras_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix != ".keras":
+        raise argparse.ArgumentTypeError(f"must end in .keras, got {path.name}")
+    return path
+
+
 def _print_progress(p) -> None:
     filled = int(BAR_WIDTH * p.fraction)
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
@@ -69,17 +72,14 @@ def _print_progress(p) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    out = Path(args.out) if args.out else None
-    if out is not None and out.suffix != ".keras":
-        raise CliError(f"--out must end in .keras, got {out.name}")
     from mnist_cnn.data import load_mnist
 
-    load_mnist()  # missing data is reported before TensorFlow's seconds of loading
-    _import_tensorflow_quietly()
+    load_mnist()  # a missing data set is reported before TensorFlow's seconds of loading
+    import_tensorflow_quietly()
     from mnist_cnn import store
     from mnist_cnn.train import train
 
-    out = out or store.user_model_path(args.arch)
+    out = args.out or store.user_model_path(args.arch)
     result = train(args.arch, epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
                    progress=_print_progress, seed=args.seed)
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train"))
@@ -90,10 +90,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from mnist_cnn.data import load_mnist
     from mnist_cnn.inference import load_classifier
 
-    clf = load_classifier(args.model)
-    _import_tensorflow_quietly()  # 10,000 images go through TensorFlow
+    clf = load_classifier(args.model)  # a bad model file and missing data are reported at once
+    load_mnist()
+    import_tensorflow_quietly()  # the 10,000 test digits go through TensorFlow
     from mnist_cnn.evaluate import evaluate_classifier
 
     report = evaluate_classifier(clf)
@@ -102,47 +104,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print("per-class accuracy: " + "  ".join(f"{d}:{a:.2%}" for d, a in enumerate(report.per_class_accuracy)))
 
 
-def unreadable(name: str) -> str | None:
-    """Why a path given on the command line cannot be read as a picture, or None if it can be tried."""
-    path = Path(name)
-    if path.is_dir():
-        return "is a folder, not a picture (name the picture files in it)"
-    if not path.exists():
-        return "no such file"
-    return None
-
-
 def cmd_predict(args: argparse.Namespace) -> None:
-    from mnist_cnn.inference import load_classifier, verdict
-    from mnist_cnn.preprocess import ImageError, image_to_mnist
+    from mnist_cnn.cli_predict import predict_files
 
-    clf = load_classifier(args.model)
-    failed = False
-    for name in args.images:
-        problem = unreadable(name)
-        try:
-            if problem is None:
-                with open(name, "rb") as f:
-                    image = image_to_mnist(f)
-        except OSError as exc:
-            problem = f"cannot be read ({exc.strerror or exc})"
-        except ImageError as exc:
-            problem = str(exc).replace("; upload ", "; use ")  # the app's advice speaks of uploads
-        if problem:
-            print(f"{name}: {problem}", file=sys.stderr)
-            failed = True
-        elif image is None:
-            print(f"{name}: no digit found (the picture is blank)")
-        else:
-            v = verdict(clf.predict_proba(image[None])[0])
-            answer = f"not sure: {v.hedge}" if v.unsure else str(v.digit)
-            print(f"{name}: {answer} ({v.confidence:.1%})")
-    if failed:
-        raise SystemExit(1)
+    code = predict_files(args.images, args.model)
+    if code:
+        raise SystemExit(code)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from mnist_cnn.bench import run_benchmarks
 
     text = run_benchmarks(quick=args.quick, browser=not args.no_browser)
@@ -162,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_epochs, help="epochs (default: the architecture's own)")
     p.add_argument("--batch-size", type=_positive, help="batch size (default: the architecture's own)")
     p.add_argument("--limit", type=_positive, help="train on the first N training images only")
-    p.add_argument("--out", help="where to save the .keras file (default: the user models folder)")
+    p.add_argument("--out", type=_keras_path, help="where to save the .keras file (default: the user models folder)")
     p.add_argument("--seed", type=int, help="random seed, for repeatable runs")
     p.add_argument("--activate", action="store_true", help="make the new model the app's current one")
     p.set_defaults(func=cmd_train)
@@ -171,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="a .keras file (default: the current model)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="recognise the digit in picture files")
+    p = sub.add_parser("predict", help="read the digit, or the number, in picture files")
     p.add_argument("images", nargs="+", help="PNG, JPEG or any picture Pillow reads")
     p.add_argument("--model", help="a .keras file (default: the current model)")
     p.set_defaults(func=cmd_predict)
@@ -181,12 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true", help="skip the real-browser measurement")
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.set_defaults(func=cmd_bench)
+
+    from mnist_cnn import cli_drawings
+
+    cli_drawings.register(sub)
     return parser
 
 
-def _import_tensorflow_quietly() -> None:
+def import_tensorflow_quietly() -> None:
     """TensorFlow's C++ start-up lines (oneDNN, CPU features) bypass every log setting and would
-    bury the CLI's one-line messages, so stderr is muted at the file-descriptor level while it loads."""
+    bury the CLI's one-line messages, so stderr is muted at the file-descriptor level while it loads.
+    Every command that needs TensorFlow calls this first (after checking its cheap inputs)."""
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
@@ -215,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (CliError, MnistDataError, ModelStoreError, ValueError) as exc:
+    except (MnistDataError, ModelStoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -70,9 +70,12 @@ def test_draw_a_one_and_a_zero_like_people_do(page, app_url):
 def test_tabs_show_their_content(page, app_url):
     browser.open_app(page, app_url)
     page.get_by_role("tab", name="Misclassified").click()
-    playwright_sync.expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
-    playwright_sync.expect(page.get_by_text("Confusion matrix")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
-    gallery = page.get_by_role("tabpanel", name="Misclassified").get_by_test_id("stImageContainer")
+    mistakes = page.get_by_role("tabpanel", name="Misclassified")
+    # The first visit scores the 10,000 test digits (TensorFlow loads): allow for a busy machine.
+    playwright_sync.expect(mistakes.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible(
+        timeout=browser.UI_TIMEOUT_MS * 4)
+    playwright_sync.expect(mistakes.get_by_text("Confusion matrix")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    gallery = mistakes.get_by_test_id("stImageContainer")
     playwright_sync.expect(gallery).to_have_count(32, timeout=browser.UI_TIMEOUT_MS)  # a full page of mistakes
 
     page.get_by_role("tab", name="Filters").click()

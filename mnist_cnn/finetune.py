@@ -1,11 +1,12 @@
 """Fine-tuning a trained model on the drawings people saved, without forgetting MNIST.
 
-The model keeps learning from MNIST while it learns the drawings: every batch mixes a fresh
-random slice of MNIST with the stored drawings, oversampled so they are a fixed share of each
-batch, and both go through the same drawing-like augmentation as training. Three choices keep
-MNIST accuracy where it was: a low learning rate (a short warm-up, then cosine decay to zero), a
-few thousand MNIST images per epoch instead of all 60,000, and frozen batch-norm layers, which
-keep their MNIST statistics (a batch that is a third drawings would otherwise shift them).
+The model keeps learning from MNIST while it learns the drawings: every batch mixes a random
+slice of MNIST with the stored drawings, oversampled so they are a fixed share of each batch,
+and both go through the same drawing-like augmentation as training. What keeps MNIST accuracy
+where it was (measured: training every layer on a third drawings cost 0.2 pt even at a low
+rate): only the last convolution and the classifier learn, the layers before it and every
+batch-norm layer stay frozen with what MNIST taught them; a low learning rate (a short warm-up,
+then cosine decay to zero); and a few thousand MNIST images per epoch, not all 60,000.
 
 The drawings' fixed held-out split (drawings.is_held_out) is never trained on: the accuracy on
 it before and after is the honest measure of what the fine-tune learned, and it is the
@@ -31,23 +32,25 @@ from mnist_cnn.drawings import DrawingStore
 from mnist_cnn.progress import ProgressHook
 from mnist_cnn.train import ProgressCallback, TrainingCancelled, TrainResult
 
-EPOCHS = 4
+EPOCHS = 2
 BATCH_SIZE = 128
 IMAGES_PER_EPOCH = 8_000  # MNIST and drawings together; about 8 s an epoch on 2 cores
-DRAWING_SHARE = 0.3  # of every epoch's images, the rest is MNIST
-PEAK_LEARNING_RATE = 3e-4  # a tenth of the improved recipe's peak
+DRAWING_SHARE = 0.25  # of every epoch's images, the rest is MNIST
+PEAK_LEARNING_RATE = 1.5e-4  # a twentieth of the improved recipe's peak
 WARMUP_FRACTION = 0.1
 EVAL_BATCH = 500
 MIN_DRAWINGS = 1
 
 
-def _set_batch_norm_trainable(model: keras.Model, trainable: bool) -> None:
-    """Frozen, batch-norm layers keep the moving statistics they learned on MNIST (Keras 3 runs
-    a non-trainable BatchNormalization in inference mode); thawed again before saving, so the
-    fine-tuned model is configured like the one it came from."""
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = trainable
+def _frozen_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers a fine-tune leaves alone: every layer before the last convolution (the
+    general-purpose stroke detectors MNIST taught), and every batch-norm layer, which keeps the
+    statistics it learned on MNIST (Keras 3 runs a non-trainable BatchNormalization in
+    inference mode)."""
+    convs = [i for i, layer in enumerate(model.layers) if isinstance(layer, keras.layers.Conv2D)]
+    last_conv = convs[-1] if convs else 0
+    return [layer for i, layer in enumerate(model.layers)
+            if i < last_conv or isinstance(layer, keras.layers.BatchNormalization)]
 
 
 def _compile(model: keras.Model, total_steps: int) -> None:
@@ -113,7 +116,9 @@ def finetune(base_path: str | Path, epochs: int | None = None, batch_size: int |
     _compile(model, 1)  # to measure the base model with the same code as the result
     mnist_before, held_before = _evaluate(model, x_test, y_test), _evaluate(model, x_held, y_held)
 
-    _set_batch_norm_trainable(model, False)
+    frozen = [layer for layer in _frozen_layers(model) if layer.trainable]
+    for layer in frozen:
+        layer.trainable = False
     steps = math.ceil(per_epoch / batch_size)
     _compile(model, steps * epochs)
     callback = ProgressCallback(progress, cancel, epochs, steps)
@@ -124,7 +129,8 @@ def finetune(base_path: str | Path, epochs: int | None = None, batch_size: int |
     fit_seconds = time.perf_counter() - fit_started
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training cancelled")
-    _set_batch_norm_trainable(model, True)
+    for layer in frozen:  # saved configured like the model it came from
+        layer.trainable = True
     test_loss, test_accuracy = _evaluate(model, x_test, y_test)
     held_after = _evaluate(model, x_held, y_held)
     extra = {

@@ -17,25 +17,25 @@ from __future__ import annotations
 
 import copy
 import json
-import multiprocessing
-import queue as queue_mod
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mnist_cnn import store
-from mnist_cnn.config import user_home, user_models_dir
+from mnist_cnn.config import REPO_ROOT, user_home, user_models_dir
 from mnist_cnn.progress import Progress
 
 IDLE, RUNNING, FINISHED, FAILED, CANCELLED, INTERRUPTED = "idle", "running", "finished", "failed", "cancelled", "interrupted"
 AUTO, PENDING, USED, KEPT = "switched", "pending", "used", "kept"  # what happened to a finished run's model
 MAX_CURVE_POINTS = 400
-CANCEL_GRACE_S = 0.5  # a cancelled worker gets this long to stop by itself, then SIGTERM, then SIGKILL
-KILL_AFTER_S = 1.5
-POLL_S = 0.2
+KILL_AFTER_S = 1.5  # a cancelled worker gets SIGTERM, and SIGKILL if it is still there after this
 STATE_FILE = "last_run.json"
+LOG_FILE = "worker.log"
 PERSISTED = ("status", "kind", "arch", "epochs", "batch_size", "started_at", "finished_at", "message", "model_path",
              "run_id", "started_by", "new_accuracy", "current_accuracy", "current_path", "decision", "extra")
 
@@ -130,8 +130,8 @@ class TrainingJobs:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc = None
-        self._cancel = None
+        self._proc: subprocess.Popen | None = None
+        self._cancelled = False
         self._watcher: threading.Thread | None = None
         remove_stale_temporary_files()
         self._state = _read_state()
@@ -143,11 +143,9 @@ class TrainingJobs:
     def start(self, arch: str, epochs: int, batch_size: int, limit: int | None = None, kind: str = "train",
               base_path: str | Path | None = None, started_by: str | None = None) -> bool:
         """Start a run unless one is already going; returns whether this call started it."""
-        ctx = multiprocessing.get_context("spawn")
         with self._lock:
             if self._state.status == RUNNING:
                 return False
-            queue, cancel = ctx.Queue(), ctx.Event()
             job = {"kind": kind, "arch": arch, "epochs": epochs, "batch_size": batch_size, "limit": limit,
                    "base_path": str(base_path) if base_path else None,
                    "trained_by": "the app's Retrain button" + (" (fine-tune on saved drawings)" if kind == "finetune" else "")}
@@ -155,32 +153,39 @@ class TrainingJobs:
                                    started_at=time.time(), run_id=self._state.run_id + 1, started_by=started_by,
                                    message="Starting the training process (loading TensorFlow and MNIST)…")
             _write_state(self._state)
-            from mnist_cnn import worker
-
-            proc = ctx.Process(target=worker.run, args=(job, queue, cancel), name="mnist-draw-training", daemon=True)
-            proc.start()
-            self._proc, self._cancel = proc, cancel
-            self._watcher = threading.Thread(target=self._watch, args=(proc, queue), name="mnist-draw-watch", daemon=True)
+            self._cancelled = False
+            self._proc = self._spawn(job)
+            self._watcher = threading.Thread(target=self._watch, args=(self._proc,), name="mnist-draw-watch", daemon=True)
             self._watcher.start()
             return True
+
+    @staticmethod
+    def _spawn(job: dict) -> subprocess.Popen:
+        log = state_path().parent / LOG_FILE
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(log, "w") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "mnist_cnn.worker"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err, cwd=REPO_ROOT, env=env, text=True)
+        proc.stdin.write(json.dumps(job))
+        proc.stdin.close()
+        return proc
 
     def cancel(self) -> None:
         """Stop the running worker; it is gone within 2 s and nothing it made is kept."""
         with self._lock:
-            proc, cancel = self._proc, self._cancel
+            proc = self._proc
             if self._state.status != RUNNING or proc is None:
                 return
             self._state.message = "Cancelling…"
-        cancel.set()
-        threading.Thread(target=self._end_process, args=(proc,), daemon=True).start()
+            self._cancelled = True
+        proc.terminate()
+        threading.Thread(target=self._kill_if_stuck, args=(proc,), daemon=True).start()
 
     @staticmethod
-    def _end_process(proc) -> None:
-        proc.join(CANCEL_GRACE_S)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(KILL_AFTER_S - CANCEL_GRACE_S)
-        if proc.is_alive():
+    def _kill_if_stuck(proc: subprocess.Popen) -> None:
+        try:
+            proc.wait(KILL_AFTER_S)
+        except subprocess.TimeoutExpired:
             proc.kill()
 
     def decide(self, use_new: bool, session: str | None = None) -> bool:
@@ -207,44 +212,30 @@ class TrainingJobs:
     @property
     def worker_pid(self) -> int | None:
         proc = self._proc
-        return proc.pid if proc is not None and proc.is_alive() else None
+        return proc.pid if proc is not None and proc.poll() is None else None
 
     # ---------- the watcher thread ----------
 
-    def _watch(self, proc, queue) -> None:
+    def _watch(self, proc: subprocess.Popen) -> None:
+        """Read the worker's messages until it ends; whatever it last said (or did not) decides."""
         final = None
-        while final is None:
+        for line in proc.stdout:
             try:
-                kind, payload = queue.get(timeout=POLL_S)
-            except queue_mod.Empty:
-                if not proc.is_alive():
-                    final = self._drain(queue) or ("died", {})
-                continue
-            except (EOFError, OSError, ValueError):  # the pipe broke as the process died
-                final = ("died", {})
+                kind, payload = json.loads(line)
+            except ValueError:  # a line cut off by a dying process
                 continue
             if kind == "progress":
-                self._on_progress(payload)
+                self._on_progress(Progress(**payload))
             elif kind == "saving":
                 self._set_message("Saving the new model…")
             else:
                 final = (kind, payload)
-        proc.join(KILL_AFTER_S)
-        if proc.is_alive():
-            proc.kill()
-        self._finish(*final, exitcode=proc.exitcode)
-
-    @staticmethod
-    def _drain(queue):
-        """The last message a process sent just before it ended, if any."""
-        final = None
         try:
-            while True:
-                kind, payload = queue.get_nowait()
-                if kind not in ("progress", "saving"):
-                    final = (kind, payload)
-        except (queue_mod.Empty, EOFError, OSError, ValueError):
-            return final
+            proc.wait(KILL_AFTER_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        self._finish(*(final or ("died", {})), exitcode=proc.returncode)
 
     def _set_message(self, message: str) -> None:
         with self._lock:
@@ -267,7 +258,7 @@ class TrainingJobs:
         with self._lock:
             s = self._state
             s.finished_at = time.time()
-            cancelled = self._cancel is not None and self._cancel.is_set()
+            cancelled = self._cancelled
             if kind == "done" and not cancelled:
                 self._accept(s, payload)
             elif kind == "cancelled" or cancelled:

@@ -1,8 +1,10 @@
 """The training worker: one spawned OS process per run, the only place the server's runs import
 TensorFlow.
 
-jobs.py starts `run()` in a fresh interpreter (spawn, not fork: a forked TensorFlow or Streamlit
-is not safe) and reads what it reports on a queue: progress, then one final message. The worker
+jobs.py starts `python -m mnist_cnn.worker` (a fresh interpreter, not a fork: a forked
+TensorFlow or Streamlit is not safe; and not multiprocessing's spawn, which would re-import the
+Streamlit page as the child's __main__), writes the job as JSON on its stdin and reads what it
+reports on its stdout, one JSON message a line: progress, then one final message. The worker
 runs at a lower CPU priority with TensorFlow's thread pools sized to leave the server a core,
 so drawing stays responsive while it trains. It never changes which model is current: it saves
 its model under a new name (atomically) and the server decides. It ends on its own if the
@@ -12,10 +14,13 @@ server goes away.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
+import sys
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +56,11 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _stop_cleanly_on_sigterm() -> None:
-    """SIGTERM (cancel, server shutdown) becomes SystemExit, so a save in progress removes its
-    temporary file on the way out instead of leaving it behind."""
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop)
+def _stop_at_once_on_sigterm() -> None:
+    """SIGTERM (cancel, server shutdown) ends the process at once: an orderly interpreter shutdown
+    with TensorFlow loaded takes seconds. A model being saved is still a temporary file, which
+    the server removes; the real files are only ever replaced by an atomic rename."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
 
 
 def _configure_tensorflow() -> None:
@@ -105,12 +108,30 @@ def _train(job: dict[str, Any], progress, cancel):
                  progress=progress, cancel=cancel)
 
 
-def run(job: dict[str, Any], queue, cancel) -> None:
-    """The worker's entry point: train, save under a new name, report ("done" | "cancelled" |
-    "failed", details) as the last message on the queue."""
+def _message_channel():
+    """Messages go to the real stdout; anything else printing to stdout (libraries) goes to stderr."""
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+    def send(kind: str, payload: dict) -> None:
+        out.write(json.dumps([kind, payload]) + "\n")
+
+    return send
+
+
+def main() -> None:
+    """The worker's entry point: read the job, train, save under a new name, and report
+    ("done" | "cancelled" | "failed", details) as the last message."""
+    job = json.loads(sys.stdin.read())
+    send = _message_channel()
+    run(job, send)
+
+
+def run(job: dict[str, Any], send) -> None:
     _lower_priority()
     _exit_with_parent()
-    _stop_cleanly_on_sigterm()
+    _stop_at_once_on_sigterm()
+    cancel = threading.Event()  # the server cancels with SIGTERM; the event is train()'s interface
     try:
         from mnist_cnn.data import load_mnist
 
@@ -120,27 +141,19 @@ def run(job: dict[str, Any], queue, cancel) -> None:
         from mnist_cnn.train import TrainingCancelled
 
         try:
-            result = _train(job, lambda p: queue.put(("progress", p)), cancel)
+            result = _train(job, lambda p: send("progress", asdict(p)), cancel)
         except TrainingCancelled:
-            queue.put(("cancelled", {}))
+            send("cancelled", {})
             return
-        if cancel.is_set():
-            queue.put(("cancelled", {}))
-            return
-        queue.put(("saving", {}))
+        send("saving", {})
         path = new_model_path(result.arch, job["kind"])
         store.save_model(result.model, path, result.sidecar(job["trained_by"]))
         current = store.current_model_path()
-        queue.put(("done", {"model_path": str(path), "test_accuracy": result.test_accuracy,
-                            "current_path": str(current), "current_accuracy": current_accuracy(current),
-                            "seconds": result.seconds, "extra": result.extra}))
-    except SystemExit:
-        raise
-    except BaseException as exc:  # reported as one sentence; the server keeps the previous model
-        queue.put(("failed", {"reason": failure_sentence(exc)}))
-    finally:
-        queue.close()
-        queue.join_thread()
+        send("done", {"model_path": str(path), "test_accuracy": result.test_accuracy,
+                      "current_path": str(current), "current_accuracy": current_accuracy(current),
+                      "seconds": result.seconds, "extra": result.extra})
+    except Exception as exc:  # reported as one sentence; the server keeps the previous model
+        send("failed", {"reason": failure_sentence(exc)})
 
 
 def failure_sentence(exc: BaseException) -> str:
@@ -150,3 +163,7 @@ def failure_sentence(exc: BaseException) -> str:
     text = str(exc).strip().rstrip(".") or type(exc).__name__
     first = text.splitlines()[0]
     return first if len(first) <= MAX_REASON else first[: MAX_REASON - 1] + "…"
+
+
+if __name__ == "__main__":
+    main()

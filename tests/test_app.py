@@ -1,14 +1,14 @@
 """The page, without a browser: streamlit.testing.v1.AppTest runs app.py in-process."""
 
 import time
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_cnn import store
-from tests.conftest import ROOT
 
-APP = str(ROOT / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def run_app(tab: str = "Draw") -> AppTest:
@@ -90,7 +90,7 @@ def test_filters_tab_shows_32_kernels_and_feature_maps():
     assert "learned 3×3 filters" in texts(at) and "test digit" in texts(at)
 
 
-def wait_for_training(at: AppTest, timeout: float = 240) -> AppTest:
+def wait_for_training(at: AppTest, timeout: float = 300) -> AppTest:
     deadline = time.time() + timeout
     while time.time() < deadline:
         at.run()
@@ -100,7 +100,7 @@ def wait_for_training(at: AppTest, timeout: float = 240) -> AppTest:
     raise AssertionError("training did not end in time")
 
 
-def test_retrain_switches_the_model_and_cancel_keeps_it(monkeypatch):
+def test_retrain_asks_before_using_a_worse_model_and_cancel_keeps_it(monkeypatch):
     monkeypatch.setenv("MNIST_DRAW_TRAIN_LIMIT", "1500")
     at = run_app("Draw")
     before = store.current_model_path()
@@ -109,10 +109,15 @@ def test_retrain_switches_the_model_and_cancel_keeps_it(monkeypatch):
     at.sidebar.button(key="retrain").click().run()
     wait_for_training(at)
     assert not at.exception
+    # 1,500 images make a worse model than the shipped one: it is offered, not switched to.
+    assert store.current_model_path() == before
+    assert "below the current model" in texts(at) and "previous model 99.67%" in texts(at)
+    at.button(key="use_new_model").click().run()
     after = store.current_model_path()
-    assert after != before and after == store.user_model_path("seed")
-    assert "Trained seed" in texts(at)
+    assert after != before and after.parent == store.user_models_dir() and after.name.startswith("seed-")
+    at.run()
     assert "retrained here" in "\n".join(c.value for c in at.sidebar.caption)
+    assert "1 epoch" in "\n".join(m.value for m in at.sidebar.markdown) and "1 epochs" not in texts(at)
 
     monkeypatch.setenv("MNIST_DRAW_TRAIN_LIMIT", "30000")
     identity = store.entry(after).model_id

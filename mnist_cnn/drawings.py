@@ -402,13 +402,20 @@ class DrawingStore:
             counts[label] = n
         return counts
 
-    def dataset(self, split: str = "all") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def signature(self) -> tuple[int, int, float]:
+        """Changes whenever drawings are added or deleted: a cache key for what is derived from them."""
+        row = self._guarded(lambda con: con.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), TOTAL(id) FROM drawings").fetchone())
+        return int(row[0]), int(row[1]), float(row[2])
+
+    def dataset(self, split: str = "all", session: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(images (n,28,28) uint8, labels (n,), ids (n,)) for training ("train"), measuring
         ("held_out") or everything ("all"), oldest first. The split is fixed by content hash."""
         if split not in ("train", "held_out", "all"):
             raise ValueError(f"split must be train, held_out or all, not {split!r}")
+        where, args = _filters(None, False, session)
         rows = self._guarded(lambda con: con.execute(
-            "SELECT id, image, label, content_hash FROM drawings ORDER BY id").fetchall())
+            f"SELECT id, image, label, content_hash FROM drawings{where} ORDER BY id", args).fetchall())
         if split != "all":
             rows = [r for r in rows if is_held_out(r["content_hash"]) == (split == "held_out")]
         images = np.frombuffer(b"".join(r["image"] for r in rows), np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
@@ -446,9 +453,13 @@ def _unreadable(path: Path) -> bool:
     return path.is_file() and not os.access(path, os.R_OK | os.W_OK)
 
 
-def accuracy(classifier, images: np.ndarray, labels: np.ndarray) -> float | None:
-    """A classifier's accuracy on stored drawings (uint8 images), or None when there are none."""
+def accuracy(classifier, images: np.ndarray, labels: np.ndarray, chunk: int | None = None) -> float | None:
+    """A classifier's accuracy on stored drawings (uint8 images), or None when there are none.
+    `chunk` predicts that many at a time (the app keeps to the classifier's NumPy path)."""
     if len(images) == 0:
         return None
-    probs = classifier.predict_proba(images.astype(np.float32) / 255.0)
-    return float((probs.argmax(axis=1) == labels).mean())
+    x = images.astype(np.float32) / 255.0
+    step = chunk or len(x)
+    predicted = np.concatenate([classifier.predict_proba(x[i:i + step]).argmax(axis=1)
+                                for i in range(0, len(x), step)])
+    return float((predicted == labels).mean())

@@ -1,0 +1,143 @@
+"""The My drawings tab: the drawings people labelled and saved, how well each model reads them,
+a gallery to browse them, deleting this browser session's own, and the collection as a zip.
+
+The page never deletes other visitors' drawings: on a shared server one visitor must not be able
+to wipe the collection. Deleting any drawing, or all, is for the command line.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import streamlit as st
+
+from mnist_cnn import plots, store
+from mnist_cnn.config import NUM_CLASSES
+from mnist_cnn.drawings import Drawing, DrawingsError, DrawingStore, accuracy
+from mnist_cnn.drawings_io import export_zip
+from mnist_cnn.inference import NUMPY_MAX_BATCH, Classifier
+from mnist_cnn.ui.common import classifier_at, plural, session_id
+
+GALLERY_COLUMNS, GALLERY_ROWS = 8, 3
+GALLERY_PAGE = GALLERY_COLUMNS * GALLERY_ROWS
+GALLERY_SCALE = 3
+SCOPES = ("All saved drawings", "This browser session's")
+CLI_DELETE = "`python -m mnist_cnn drawings delete ID…` or `python -m mnist_cnn drawings clear`"
+EMPTY_TEXT = ("No drawings saved yet. Draw a digit in the **Draw** tab, pick the digit it really is under the "
+              "prediction and press **Save**: each one teaches the app your handwriting. To add a folder of "
+              "pictures (subfolders `0/` … `9/`): `python -m mnist_cnn drawings import PATH`.")
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring the models on the drawings…")
+def model_accuracies(path: str, model_id: str, db_path: str, signature: tuple, session: str | None) -> tuple:
+    """(accuracy on all, on the held-out ones) of one model on the stored drawings."""
+    drawings = DrawingStore(db_path)
+    clf = classifier_at(path)
+    images, labels, _ = drawings.dataset("all", session=session)
+    held_images, held_labels, _ = drawings.dataset("held_out", session=session)
+    return (accuracy(clf, images, labels, chunk=NUMPY_MAX_BATCH),
+            accuracy(clf, held_images, held_labels, chunk=NUMPY_MAX_BATCH))
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def accuracy_table(drawings: DrawingStore, clf: Classifier, session: str | None) -> None:
+    models = {"current": clf.path}
+    for arch in ("improved", "seed"):
+        path = store.shipped_model_path(arch)
+        if path.is_file() and path.resolve() != clf.path.resolve():
+            models[f"shipped {arch}"] = path
+    rows = []
+    signature = drawings.signature()
+    for name, path in models.items():
+        model = clf if name == "current" else classifier_at(path)
+        everything, held = model_accuracies(str(path), model.model_id, str(drawings.path), signature, session)
+        rows.append({"model": f"{name}: {model.entry.label}", "all drawings": _percent(everything),
+                     "held out of fine-tuning": _percent(held)})
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption("Held out: the fixed fifth of the drawings a fine-tune never trains on, so its accuracy there "
+               "shows what it really learned.")
+
+
+def _delete(ids: list[int], session: str, what: str) -> None:
+    try:
+        gone = DrawingStore().delete(ids, session=session) if ids else DrawingStore().delete_session(session)
+    except DrawingsError as exc:
+        st.toast(f"Could not delete: {exc}", icon=":material/error:")
+        return
+    st.toast(f"Deleted {plural(gone, 'drawing')} ({what}).", icon=":material/delete:")
+
+
+def drawing_tile(d: Drawing, mine: bool) -> None:
+    st.image(plots.digit_image(d.image, GALLERY_SCALE))
+    verdict = "" if d.prediction is None else (f" → :red[**{d.prediction}**]" if d.wrong else " ✓")
+    st.markdown(f":blue[**{d.label}**]{verdict}  \n#{d.id}")
+    if mine:
+        with st.popover("Delete", width="stretch"):
+            st.button(f"Delete drawing #{d.id}", key=f"delete_{d.id}", type="primary", on_click=_delete,
+                      args=([d.id], session_id(), f"#{d.id}"))
+
+
+def gallery(drawings: DrawingStore, session: str | None) -> None:
+    f1, f2 = st.columns([1, 2])
+    label = f1.selectbox("Digit", ["any", *range(NUM_CLASSES)], key="my_label")
+    wrong = f2.toggle("Only the ones the model got wrong when saved", key="my_wrong")
+    label = None if label == "any" else label
+    total = drawings.count(label=label, wrong_only=wrong, session=session)
+    pages = max(1, -(-total // GALLERY_PAGE))
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"my_page_{label}_{wrong}_{session}")
+    shown = drawings.list(label=label, wrong_only=wrong, session=session, limit=GALLERY_PAGE,
+                          offset=(page - 1) * GALLERY_PAGE)
+    st.caption(f"{plural(total, 'drawing')} match, newest first. :blue[blue: the digit it is] · "
+               ":red[red: what the model of the day said, when wrong] · #id")
+    if not shown:
+        st.info("No saved drawing matches these filters.")
+    me = session_id()
+    for start in range(0, len(shown), GALLERY_COLUMNS):
+        for col, d in zip(st.columns(GALLERY_COLUMNS), shown[start : start + GALLERY_COLUMNS]):
+            with col:
+                drawing_tile(d, mine=d.session == me)
+
+
+def session_actions(drawings: DrawingStore, session: str | None) -> None:
+    me = session_id()
+    mine = drawings.count(session=me)
+    left, right = st.columns(2)
+    with left:
+        st.download_button("Download as zip", data=functools.partial(export_zip, drawings, session),
+                           file_name="mnist-draw-drawings.zip", mime="application/zip", on_click="ignore",
+                           icon=":material/download:")
+    with right:
+        if mine:
+            with st.popover(f"Delete this session's {plural(mine, 'drawing')}"):
+                st.warning(f"This deletes the {plural(mine, 'drawing')} saved from this browser session. "
+                           "It cannot be undone.")
+                st.button("Yes, delete them", key="delete_session", type="primary", on_click=_delete,
+                          args=([], me, "this session's"))
+    st.caption("The zip holds folders `0/` … `9/` of the 28×28 inputs, `originals/` with the pictures as drawn, and "
+               "`drawings.csv` with the rest; `python -m mnist_cnn drawings import` reads it back. This page only "
+               f"deletes drawings saved from this browser session; to delete others', use {CLI_DELETE}.")
+
+
+@st.fragment
+def render(clf: Classifier) -> None:
+    try:
+        drawings = DrawingStore()
+        total = drawings.count()
+    except DrawingsError as exc:
+        st.error(f"{exc} Drawing and predicting still work.")
+        return
+    if drawings.recovered:
+        st.warning(drawings.recovered)
+    if not total:
+        st.info(EMPTY_TEXT)
+        return
+    scope = st.segmented_control("Show", SCOPES, default=SCOPES[0], key="my_scope") or SCOPES[0]
+    session = session_id() if scope == SCOPES[1] else None
+    counts = drawings.counts_per_digit(session)
+    st.markdown(f"**{plural(sum(counts), 'drawing')}** · " + " · ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+    accuracy_table(drawings, clf, session)
+    gallery(drawings, session)
+    session_actions(drawings, session)

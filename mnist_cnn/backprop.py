@@ -181,14 +181,20 @@ def compile_steps(layers) -> list[Step]:
     return steps
 
 
-def logits_and_gradient(steps: list[Step], x: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (n, 10) of a batch x (n, 28, 28, 1), and the gradient with respect to x of
-    sum_i logits[i] . direction[i]: e.g. direction = onehot(top) - onehot(runner-up)."""
+def forward(steps: list[Step], x: np.ndarray) -> tuple[np.ndarray, list]:
+    """Logits (n, 10) of a batch x (n, 28, 28, 1), and what each step saved for the way back."""
     h = np.asarray(x, np.float32)
     saved = []
     for step in steps:
         h, s = step.forward(h)
         saved.append(s)
+    return h, saved
+
+
+def logits_and_gradient(steps: list[Step], x: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (n, 10) of a batch x (n, 28, 28, 1), and the gradient with respect to x of
+    sum_i logits[i] . direction[i]: e.g. direction = onehot(top) - onehot(runner-up)."""
+    h, saved = forward(steps, x)
     g = np.asarray(direction, np.float32)
     for step, s in zip(reversed(steps), reversed(saved)):
         g = step.backward(g, s)

@@ -35,6 +35,7 @@ EMBED_CHUNK = 500
 BUILD_NICENESS = 10  # the child yields the CPU to the server and to training
 SEED = 0
 READY, BUILDING, FAILED, MISSING = "ready", "building", "failed", "missing"
+LIMIT_ENV = "MNIST_DRAW_INDEX_LIMIT"  # test-only: index only the first N training images
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,15 @@ def index_dir() -> Path:
     return user_home() / "index"
 
 
+def env_limit() -> int | None:
+    """Tests and the browser test set LIMIT_ENV to build small indexes in seconds."""
+    value = os.environ.get(LIMIT_ENV)
+    return int(value) if value else None
+
+
 def index_name(model_id: str, limit: int | None = None) -> str:
     """A partial index (first `limit` training images, for tests) never shadows the full one."""
+    limit = limit if limit is not None else env_limit()
     return model_id if limit is None else f"{model_id}-first{limit}"
 
 
@@ -216,6 +224,7 @@ def status(name: str) -> tuple[str, str]:
 def ensure_built(model_path: Path | str, model_id: str, limit: int | None = None, retry: bool = False) -> str:
     """Start building the index for a model in a low-priority child process unless it exists
     or is being built; returns its status. `retry` clears an earlier failure first."""
+    limit = limit if limit is not None else env_limit()
     name = index_name(model_id, limit)
     with _lock:
         if retry:

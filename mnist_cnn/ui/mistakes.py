@@ -1,5 +1,5 @@
 """The Misclassified tab: the test digits the network gets wrong, the confusion matrix and
-accuracy per digit."""
+the mistakes per digit."""
 
 from __future__ import annotations
 
@@ -49,8 +49,13 @@ def render(clf: Classifier) -> None:
             col.markdown(f":blue[**{report.labels[i]}**] → :red[**{report.predictions[i]}**] "
                          f"{report.confidences[i]:.0%}  \n#{i}")
 
-    st.subheader("Confusion matrix")
-    st.altair_chart(plots.confusion_chart(report.confusion), width="stretch")
-    st.subheader("Accuracy per digit")
-    st.bar_chart({"accuracy": {str(d): float(a) for d, a in enumerate(report.per_class_accuracy)}},
-                 y_label="accuracy", x_label="digit")
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader("Confusion matrix")
+        st.altair_chart(plots.confusion_chart(report.confusion), width="stretch")
+        st.caption("Rows: the true digit; columns: the network's answer. The dark diagonal counts the right "
+                   "answers; every other filled cell is a kind of mistake, darker when more frequent.")
+    with right:
+        st.subheader("Mistakes per digit")
+        st.altair_chart(plots.errors_per_digit_chart(report.confusion), width="stretch")
+        st.caption("How many test digits of each kind the network gets wrong, with the error rate.")

@@ -26,7 +26,6 @@ CHROMIUM_MISSING = "Chromium not found"
 CHROMIUM_FIX = ('install it (README: "Set up on a fresh machine"), or leave the browser tests out with '
                 '-m "not browser"')
 BROWSER_FILES = "test_e2e*.py"
-ROOT = Path(__file__).resolve().parent.parent  # for test_app.py until it uses mnist_cnn.config.REPO_ROOT
 
 
 class Prerequisite:

@@ -60,3 +60,16 @@ def test_readme_command_without_mnist_says_how_to_get_it(tmp_path):
     summary = output.strip().splitlines()[-1]
     assert " passed" in summary and " skipped" in summary, output  # the tests that need no data ran
     assert r.returncode == 1, output  # skipped for want of data is not a pass
+
+
+def test_an_installed_tests_package_does_not_shadow_ours(tmp_path):
+    """Some wheels install a top-level `tests` package; the suite must not import ours by that name."""
+    shadow = tmp_path / "site" / "tests"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("# a stray package from some wheel\n")
+    env = {**os.environ, "PYTHONPATH": str(shadow.parent)}
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q"], cwd=REPO_ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    collected = {line.split(":")[0] for line in r.stdout.splitlines() if line.startswith("tests/test_")}
+    assert collected == {f"tests/{p.name}" for p in (REPO_ROOT / "tests").glob("test_*.py")}, r.stdout

@@ -88,6 +88,30 @@ def browser_page(playwright, width: int = 1400, height: int = 1000):
         browser.close()
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+
+
+@contextmanager
+def phone_page(playwright):
+    """A phone-sized page (390x844, touch) in Chromium."""
+    browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield browser.new_context(**PHONE).new_page()
+    finally:
+        browser.close()
+
+
+def touch_draw(page, canvas, points: list[tuple[float, float]]) -> None:
+    """Draw one stroke with a finger (real touch events through the DevTools protocol)."""
+    box = canvas.bounding_box()
+    xy = [{"x": box["x"] + fx * box["width"], "y": box["y"] + fy * box["height"]} for fx, fy in points]
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [xy[0]]})
+    for point in xy[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
 def open_app(page, url: str):
     """Load the app and wait until the drawing canvas is ready; returns the canvas locator."""
     page.goto(url)

@@ -72,7 +72,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_stats(args: argparse.Namespace) -> None:
     from mnist_cnn.drawings import accuracy
-    from mnist_cnn.inference import load_classifier
+    from mnist_cnn.inference import NUMPY_MAX_BATCH, load_classifier
 
     store = _open_store()
     counts = store.counts_per_digit()
@@ -84,8 +84,10 @@ def cmd_stats(args: argparse.Namespace) -> None:
     clf = load_classifier(args.model)
     images, labels, _ = store.dataset("all")
     held_images, held_labels, _ = store.dataset("held_out")
-    print(f"{clf.entry.label}: {_percent(accuracy(clf, images, labels))} on all {len(labels)}, "
-          f"{_percent(accuracy(clf, held_images, held_labels))} on the {len(held_labels)} held out of fine-tuning")
+    everything = accuracy(clf, images, labels, chunk=NUMPY_MAX_BATCH)  # NumPy: no TensorFlow start-up
+    held = accuracy(clf, held_images, held_labels, chunk=NUMPY_MAX_BATCH)
+    print(f"{clf.entry.label}: {_percent(everything)} on all {len(labels)}, "
+          f"{_percent(held)} on the {len(held_labels)} held out of fine-tuning")
 
 
 def cmd_delete(args: argparse.Namespace) -> None:
@@ -114,15 +116,23 @@ def cmd_clear(args: argparse.Namespace) -> None:
 
 def cmd_finetune(args: argparse.Namespace) -> None:
     from mnist_cnn import store
-    from mnist_cnn.cli import _print_progress
-    from mnist_cnn.finetune import finetune
+    from mnist_cnn.cli import _print_progress, import_tensorflow_quietly
+    from mnist_cnn.data import load_mnist
 
     base = Path(args.model) if args.model else store.current_model_path()
     default_out = store.user_models_dir() / f"{base.stem.removesuffix('-finetuned')}-finetuned.keras"
     out = Path(args.out) if args.out else default_out
     if out.suffix != ".keras":
         _fail(f"--out must end in .keras, got {out.name}")
-    _open_store()  # a recovered store says so before the long part
+    if not base.is_file():
+        _fail(f"model file {base} does not exist")
+    if not len(_open_store().dataset("train")[1]):
+        _fail("there are no saved drawings to fine-tune on; label some in the app's Draw tab, or "
+              "python -m mnist_cnn drawings import PATH")
+    load_mnist()  # a missing data set is reported before TensorFlow's seconds of loading
+    import_tensorflow_quietly()
+    from mnist_cnn.finetune import finetune
+
     result = finetune(base, epochs=args.epochs, limit=args.limit, progress=_print_progress, seed=args.seed)
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn finetune"))
     if args.activate:

@@ -36,6 +36,7 @@ from mnist_cnn.drawings import (
     png_bytes,
     to_uint8,
 )
+from mnist_cnn.inference import NUMPY_MAX_BATCH
 from mnist_cnn.preprocess import MAX_WORKING_SIDE, ImageError, image_to_mnist
 
 METADATA_CSV = "drawings.csv"
@@ -190,7 +191,8 @@ def _predict(classifier, batch: list[NewDrawing]) -> None:
     if classifier is None or not todo:
         return
     images = np.stack([to_uint8(d.image) for d in todo]).astype(np.float32) / 255.0  # exactly what is stored
-    probs = classifier.predict_proba(images)
+    step = NUMPY_MAX_BATCH  # the classifier's NumPy path: no TensorFlow start-up for an import
+    probs = np.concatenate([classifier.predict_proba(images[i:i + step]) for i in range(0, len(images), step)])
     for d, p in zip(todo, probs):
         d.prediction, d.probs, d.model_id = int(p.argmax()), p, classifier.model_id
 

@@ -35,7 +35,7 @@ EMBED_CHUNK = 500
 BUILD_NICENESS = 10  # the child yields the CPU to the server and to training
 SEED = 0
 READY, BUILDING, FAILED, MISSING = "ready", "building", "failed", "missing"
-LIMIT_ENV = "MNIST_DRAW_INDEX_LIMIT"  # test-only: index only the first N training images
+LIMIT_ENV = "MNIST_DRAW_INDEX_LIMIT"  # test-only: index only the first N training and test images
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def env_limit() -> int | None:
 
 
 def index_name(model_id: str, limit: int | None = None) -> str:
-    """A partial index (first `limit` training images, for tests) never shadows the full one."""
+    """A partial index (first `limit` training and test images, for tests) never shadows the full one."""
     limit = limit if limit is not None else env_limit()
     return model_id if limit is None else f"{model_id}-first{limit}"
 
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_cnn.feature_index",
                                      description="Build the nearest-neighbour index and 2-D map for a model.")
     parser.add_argument("--model", required=True, help="path of the .keras model")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N training and test images")
     args = parser.parse_args(argv)
     os.nice(BUILD_NICENESS)
     from mnist_cnn import store
@@ -271,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     _marker(name, "building").write_text(str(os.getpid()))
     try:
         clf = load_classifier(args.model)
-        (x_train, y_train), test = load_mnist()
+        (x_train, y_train), (x_test, y_test) = load_mnist()
         limit = args.limit or len(x_train)
-        save(build(clf, (x_train[:limit], y_train[:limit]), test), index_path(name))
+        save(build(clf, (x_train[:limit], y_train[:limit]), (x_test[:limit], y_test[:limit])), index_path(name))
     except Exception as exc:  # the app shows this line; the log keeps the traceback
         _marker(name, "error").write_text(f"Building the index failed: {exc}\n")
         raise

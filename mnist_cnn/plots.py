@@ -245,14 +245,14 @@ def attribution_overlay(image: np.ndarray, attr: np.ndarray, size: int = OVERLAY
     return enlarge(tinted.astype(np.uint8), size), limit
 
 
-def attribution_legend_html(digit: int, runner_up: int, limit: float) -> str:
+def attribution_legend_html(digit: str, other: str, limit: float) -> str:
     """A diverging colour bar naming what each end means."""
     blue, red = (f"rgb({','.join(str(int(v)) for v in c)})" for c in (NEGATIVE, POSITIVE))
     return (f"<div aria-label='attribution colour scale' style='font-size:12px;color:#555;max-width:{OVERLAY_PX}px'>"
             f"<div style='height:12px;border-radius:2px;background:linear-gradient(90deg,{blue},white,{red})'></div>"
-            f"<div style='display:flex;justify-content:space-between'><span>towards {runner_up}</span>"
+            f"<div style='display:flex;justify-content:space-between'><span>towards {other}</span>"
             f"<span>neutral</span><span>towards {digit}</span></div>"
-            f"<div>full colour: ±{limit:.2f} in the logit difference {digit} − {runner_up}</div></div>")
+            f"<div>full colour: ±{limit:.2f} (score of {digit} minus score of {other}, per pixel)</div></div>")
 
 
 def deletion_chart(curves: dict[str, np.ndarray], fractions: np.ndarray):

@@ -80,18 +80,22 @@ def render(clf: Classifier) -> None:
 
 def strokes_section(clf: Classifier, image: np.ndarray, digit: int, runner_up: int) -> None:
     st.subheader("Which strokes decided it")
-    attr = explain.attribution(clf, image)
+    names = {explain.AGAINST_OTHERS: "the other digits", explain.AGAINST_RUNNER_UP: f"the runner-up, {runner_up}"}
+    against = st.radio("Red pushes towards the answer; blue towards", list(names), format_func=names.get,
+                       horizontal=True, key="why_against")
+    other = "the other digits" if against == explain.AGAINST_OTHERS else str(runner_up)
+    attr = explain.attribution(clf, image, against)
     overlay, limit = plots.attribution_overlay(image, attr)
     left, right = st.columns([2, 3], gap="large")
     with left:
-        st.image(overlay, caption=f"red: pushed towards {digit} · blue: towards {runner_up}")
-        st.html(plots.attribution_legend_html(digit, runner_up, limit))
+        st.image(overlay, caption=f"red: pushed towards {digit} · blue: towards {other}")
+        st.html(plots.attribution_legend_html(str(digit), other, limit))
     with right:
-        st.caption(f"Integrated gradients: how much each pixel of ink moved the network's score for {digit} "
-                   f"above its score for {runner_up}, from a blank canvas to your drawing. "
-                   "The check that the map is not decoration: delete the reddest ink first and the "
-                   "network should lose confidence faster than when deleting ink at random or the brightest ink first.")
-        curves = explain.deletion_curves(clf, image[None])
+        st.caption(f"Integrated gradients: how much each pixel of ink raised the network's score for {digit} "
+                   f"above its score for {other}, on the way from a blank canvas to the drawing. "
+                   "The check that the map is not decoration: deleting the reddest ink first should make the "
+                   "network lose confidence faster than deleting ink at random, or the brightest ink first.")
+        curves = explain.deletion_curves(clf, image[None], against=against)
         st.altair_chart(plots.deletion_chart(curves, explain.DELETION_FRACTIONS), width="stretch")
 
 

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_cnn.ui import common, draw, filters, mistakes, sidebar
+from mnist_cnn.ui import common, draw, explain, filters, mistakes, my_drawings, sidebar
 
-TABS = ["Draw", "Misclassified", "Filters"]
+TABS = ["Draw", "Why?", "My drawings", "Misclassified", "Filters"]
 
 st.set_page_config(page_title="MNIST Draw", page_icon="✏️", layout="wide")
 st.title("✏️ MNIST Draw")
-st.caption("Draw a digit and watch a convolutional network trained on MNIST recognise it, "
-           "then look at the digits it gets wrong and the filters it learned.")
+st.caption("Draw a digit or a whole number and watch a convolutional network trained on MNIST read it; "
+           "ask it why, teach it your handwriting, and look at the digits it gets wrong and the filters it learned.")
 
 clf = common.current_classifier()
-draw_tab, mistakes_tab, filters_tab = st.tabs(TABS, key="tab", on_change="rerun")
-with draw_tab:  # always rendered, even behind another tab, so the drawing survives a tab switch
+tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun")))
+with tabs["Draw"]:  # always rendered, even behind another tab, so the drawing survives a tab switch
     draw.render(clf)
-if mistakes_tab.open:
-    with mistakes_tab:
-        mistakes.render(clf)
-if filters_tab.open:
-    with filters_tab:
-        filters.render(clf)
+for name, page in (("Why?", explain), ("My drawings", my_drawings), ("Misclassified", mistakes), ("Filters", filters)):
+    if tabs[name].open:  # the other tabs are built only while open
+        with tabs[name]:
+            page.render(clf)
 sidebar.render(clf)

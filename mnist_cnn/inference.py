@@ -187,6 +187,7 @@ class Verdict:
         self.digit, self.runner_up = int(order[0]), int(order[1])
         self.confidence = float(probs[order[0]])
         self.unsure = self.confidence < low_confidence
+        self.is_digit = True  # the not-a-digit gate's say, set by whoever asks it
 
     @property
     def hedge(self) -> str:

@@ -32,7 +32,7 @@ def images(at) -> list:
 
 def test_draw_tab_invites_drawing_and_names_the_model():
     at = run_app("Draw")
-    assert [t.label for t in at.tabs] == ["Draw", "Misclassified", "Filters"]
+    assert [t.label for t in at.tabs] == ["Draw", "Why?", "My drawings", "Misclassified", "Filters"]
     prediction = [m for m in at.metric if m.label == "Prediction"]
     assert prediction and prediction[0].value == "—"
     assert "Draw a digit" in texts(at)

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mnist_cnn.config import LOW_CONFIDENCE, REPO_ROOT
 from mnist_cnn.preprocess import image_to_mnist
@@ -111,9 +111,12 @@ def _imported_modules(*args) -> set[str]:
     return {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
 
 
-def test_help_bad_arguments_and_predict_do_not_wait_for_tensorflow(tmp_path, mnist):
+def test_help_bad_arguments_and_predict_do_not_wait_for_tensorflow(tmp_path):
     """TensorFlow takes seconds to import: --help, a typo and predict must not need it."""
-    picture = save_paper_digit(tmp_path / "seven.png", mnist[1][0][0])
+    picture = str(tmp_path / "one.png")
+    one = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(one).line([(100, 30), (95, 170)], fill=0, width=14)
+    one.save(picture)
     for args in (("--help",), ("train", "--epochs", "zero"), ("predict", picture)):
         modules = _imported_modules(*args)
         assert "mnist_cnn.cli" in modules, args

@@ -30,12 +30,14 @@ from mnist_cnn import store
 from mnist_cnn.config import REPO_ROOT, user_home, user_models_dir
 from mnist_cnn.progress import Progress
 
-IDLE, RUNNING, FINISHED, FAILED, CANCELLED, INTERRUPTED = "idle", "running", "finished", "failed", "cancelled", "interrupted"
+IDLE, RUNNING, FINISHED, FAILED = "idle", "running", "finished", "failed"
+CANCELLED, INTERRUPTED = "cancelled", "interrupted"
 AUTO, PENDING, USED, KEPT = "switched", "pending", "used", "kept"  # what happened to a finished run's model
 MAX_CURVE_POINTS = 400
 KILL_AFTER_S = 1.5  # a cancelled worker gets SIGTERM, and SIGKILL if it is still there after this
 STATE_FILE = "last_run.json"
 LOG_FILE = "worker.log"
+FINETUNE_NOTE = " (fine-tune on saved drawings)"
 PERSISTED = ("status", "kind", "arch", "epochs", "batch_size", "started_at", "finished_at", "message", "model_path",
              "run_id", "started_by", "new_accuracy", "current_accuracy", "current_path", "decision", "extra")
 
@@ -148,21 +150,23 @@ class TrainingJobs:
                 return False
             job = {"kind": kind, "arch": arch, "epochs": epochs, "batch_size": batch_size, "limit": limit,
                    "base_path": str(base_path) if base_path else None,
-                   "trained_by": "the app's Retrain button" + (" (fine-tune on saved drawings)" if kind == "finetune" else "")}
+                   "trained_by": "the app's Retrain button" + (FINETUNE_NOTE if kind == "finetune" else "")}
             self._state = JobState(status=RUNNING, kind=kind, arch=arch, epochs=epochs, batch_size=batch_size,
                                    started_at=time.time(), run_id=self._state.run_id + 1, started_by=started_by,
                                    message="Starting the training process (loading TensorFlow and MNIST)…")
             _write_state(self._state)
             self._cancelled = False
             self._proc = self._spawn(job)
-            self._watcher = threading.Thread(target=self._watch, args=(self._proc,), name="mnist-draw-watch", daemon=True)
+            self._watcher = threading.Thread(target=self._watch, args=(self._proc,), name="mnist-draw-watch",
+                                             daemon=True)
             self._watcher.start()
             return True
 
     @staticmethod
     def _spawn(job: dict) -> subprocess.Popen:
         log = state_path().parent / LOG_FILE
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
         with open(log, "w") as err:
             proc = subprocess.Popen([sys.executable, "-m", "mnist_cnn.worker"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=err, cwd=REPO_ROOT, env=env, text=True)
@@ -265,7 +269,8 @@ class TrainingJobs:
                 s.status, s.message = CANCELLED, "Cancelled; the previous model is still in use."
             elif kind == "failed":
                 s.status = FAILED
-                s.message = f"Training failed: {payload.get('reason', 'unknown error')}; the previous model is still in use."
+                reason = payload.get("reason", "unknown error")
+                s.message = f"Training failed: {reason}; the previous model is still in use."
             else:
                 s.status = FAILED
                 s.message = f"Training failed: {exit_reason(exitcode)}; the previous model is still in use."

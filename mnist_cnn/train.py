@@ -11,7 +11,6 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import keras
 import numpy as np

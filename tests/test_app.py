@@ -94,7 +94,8 @@ def wait_for_training(at: AppTest, timeout: float = 300) -> AppTest:
     deadline = time.time() + timeout
     while time.time() < deadline:
         at.run()
-        if at.sidebar.button(key="retrain").disabled is False and not [b for b in at.button if b.key == "cancel_training"]:
+        running = [b for b in at.button if b.key == "cancel_training"]
+        if at.sidebar.button(key="retrain").disabled is False and not running:
             return at
         time.sleep(0.5)
     raise AssertionError("training did not end in time")

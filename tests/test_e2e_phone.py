@@ -15,7 +15,8 @@ def app_url(tmp_path_factory):
 
 
 def inside_viewport(box: dict, viewport: dict) -> bool:
-    return box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] and box["x"] + box["width"] <= viewport["width"]
+    bottom, right = box["y"] + box["height"], box["x"] + box["width"]
+    return box["y"] >= 0 and bottom <= viewport["height"] and right <= viewport["width"]
 
 
 def test_a_finger_drawn_digit_is_answered_next_to_the_canvas(app_url):

@@ -8,6 +8,7 @@ still runs; its numbers mean nothing.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import itertools
 import os
 import platform
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -60,14 +62,14 @@ def bench_latency(sizes: Sizes, canvases: list[np.ndarray]) -> list[str]:
         clf = load_classifier(store.shipped_model_path(arch))
         drawings = itertools.cycle(canvases)
 
-        def fast():
+        def fast(clf=clf, drawings=drawings):
             clf.predict_proba(canvas_to_mnist(next(drawings))[None])
 
         _timed(fast, 10)  # warm-up
         fast_t = _timed(fast, sizes.latency_reps)
         one = canvas_to_mnist(canvases[0])[None, ..., None]
         clf.model.predict(one, verbose=0)
-        slow_t = _timed(lambda: clf.model.predict(one, verbose=0), sizes.predict_reps)
+        slow_t = _timed(lambda clf=clf, one=one: clf.model.predict(one, verbose=0), sizes.predict_reps)
         med, slow = statistics.median(fast_t), statistics.median(slow_t)
         rows.append(f"| {arch} | {med * 1e3:.2f} ms | {percentile(fast_t, 95) * 1e3:.2f} ms | "
                     f"{slow * 1e3:.1f} ms | {slow / med:.0f}× |")
@@ -148,95 +150,67 @@ def bench_startup(sizes: Sizes) -> list[str]:
             f"| page served (`streamlit run app.py`, health endpoint answers) | {statistics.median(served):.1f} s |"]
 
 
-LATENCY_JS = """() => {
-  const lat = window.__lat = {up: null, changed: null, value: null};
-  document.addEventListener('mouseup', () => { lat.up = performance.now(); }, true);
-  const read = () => {
-    const box = [...document.querySelectorAll('[data-testid="stMetric"]')].find(e => e.innerText.includes('Prediction'));
-    const v = box && box.querySelector('[data-testid="stMetricValue"]');
-    return v ? v.innerText.trim() : null;
-  };
-  new MutationObserver(() => {
-    const v = read();
-    if (v !== lat.value) { lat.value = v; lat.changed = performance.now(); }
-  }).observe(document.body, {subtree: true, childList: true, characterData: true});
-  lat.value = read();
-}"""
+AREAS = ("server", "recipe", "finetune", "explain", "numbers")  # one module each in mnist_cnn/bench/
+BROWSER_AREAS = ("server",)
+Section = Callable[[], tuple[str, str, list[str]]]  # runs the measurement: (title, intro, table rows)
 
 
-def bench_browser(sizes: Sizes) -> list[str]:
-    from playwright.sync_api import sync_playwright
-
-    from mnist_cnn import browser
-
-    latencies, correct = [], 0
-    with browser.running_app() as url, sync_playwright() as p, browser.browser_page(p) as page:
-        canvas = browser.open_app(page, url)
-        page.evaluate(LATENCY_JS)
-        rng = np.random.default_rng(0)
-        for i in range(sizes.strokes + 1):  # the first stroke warms up the server's caches
-            cx, cy, size = rng.uniform(0.2, 0.8), rng.uniform(0.3, 0.7), rng.uniform(0.25, 0.5)
-            if i % 2:
-                digit, points = "1", browser.vertical_stroke(cx, cy - size / 2, cy + size / 2)
-            else:
-                digit, points = "0", browser.loop(cx, cy, size * 0.3, size / 2)
-            browser.draw(page, canvas, points)
-            page.wait_for_function("() => window.__lat.value !== '—' && window.__lat.changed > window.__lat.up",
-                                   polling="raf", timeout=browser.UI_TIMEOUT_MS)
-            lat = page.evaluate("() => [window.__lat.changed - window.__lat.up, window.__lat.value]")
-            if i:
-                latencies.append(lat[0])
-                correct += lat[1].startswith(digit)
-            browser.toolbar_button(page, "Reset canvas & history").click()
-            page.wait_for_function("() => window.__lat.value === '—'", polling="raf", timeout=browser.UI_TIMEOUT_MS)
-    return ["| end of stroke → new prediction on screen | value |", "| --- | --- |",
-            f"| median over {len(latencies)} strokes | {statistics.median(latencies):.0f} ms |",
-            f"| p95 | {percentile(latencies, 95):.0f} ms |",
-            f"| strokes recognised as the digit drawn (1s and 0s, random size and place) | {correct}/{len(latencies)} |"]
+def area_sections(area: str, quick: bool) -> list[Section]:
+    """An area module's sections: several from `sections(quick)`, or its one `section(quick)`."""
+    module = importlib.import_module(f"mnist_cnn.bench.{area}")
+    if hasattr(module, "sections"):
+        return [lambda t=title, i=intro, f=fn: (t, i, f()) for title, intro, fn in module.sections(quick)]
+    return [lambda: module.section(quick)]
 
 
-def run_benchmarks(quick: bool = False, browser: bool = True) -> str:
-    """Run every benchmark and return the Markdown report."""
+def core_sections(sizes: Sizes) -> list[Section]:
     from mnist_cnn.data import load_mnist
     from mnist_cnn.synthetic import canvas_set
 
-    sizes = QUICK if quick else FULL
     _, (x_test, y_test) = load_mnist()
     pairs = list(canvas_set(x_test, y_test, sizes.canvases, seed=1))
     canvases, labels = [c for c, _ in pairs], [y for _, y in pairs]
-    meta = {a: store.read_meta(store.shipped_model_path(a)) for a in ("seed", "improved")}
+    return [
+        lambda: ("One drawing, canvas array to probabilities",
+                 f"{sizes.latency_reps} drawings from the canvas set below, preprocessing included; "
+                 "the seed notebook's "
+                 "way is `model.predict` on one image. Goal: ≤ 2 ms (seed), ≤ 5 ms (improved).",
+                 bench_latency(sizes, canvases)),
+        lambda: ("Training throughput",
+                 f"Seed model, batch 100, one epoch on {sizes.train_images:,} images with validation on the test set, "
+                 f"{sizes.train_reps} pairs of runs in alternating order after a warm-up pair. Goal: ratio ≥ 0.95.",
+                 bench_training(sizes)),
+        lambda: ("Robustness to how people draw",
+                 f"{sizes.canvases:,} MNIST test digits pasted on a 280×280 canvas at random heights (25–95%), "
+                 "positions and colour schemes (white on black, black on white, transparent). "
+                 "Goal: ≥ 99% with the improved model.",
+                 bench_robustness(sizes, canvases, labels)),
+        lambda: ("Loading a model", f"Median of {sizes.startup_reps} fresh processes.", bench_startup(sizes)),
+    ]
+
+
+def report(sections: list[tuple[str, str, list[str]]], quick: bool) -> str:
+    """The Markdown report: a header, the numbered sections, the shipped models."""
     out = [f"# Benchmarks{' (quick run: sizes too small to mean anything)' if quick else ''}", "",
            f"{dt.date.today().isoformat()} · {os.cpu_count()} cores · {platform.processor() or platform.machine()} · "
-           f"Python {platform.python_version()} · TensorFlow {store.versions()['tensorflow']}, "
-           f"Keras {store.versions()['keras']} · `python -m mnist_cnn bench`", ""]
-    sections = [
-        ("1. One drawing, canvas array to probabilities",
-         f"{sizes.latency_reps} drawings from the canvas set below, preprocessing included; the seed notebook's "
-         "way is `model.predict` on one image. Goal: ≤ 2 ms (seed), ≤ 5 ms (improved).",
-         lambda: bench_latency(sizes, canvases)),
-        ("2. Training throughput",
-         f"Seed model, batch 100, one epoch on {sizes.train_images:,} images with validation on the test set, "
-         f"{sizes.train_reps} pairs of runs in alternating order after a warm-up pair. Goal: ratio ≥ 0.95.",
-         lambda: bench_training(sizes)),
-        ("3. Robustness to how people draw",
-         f"{sizes.canvases:,} MNIST test digits pasted on a 280×280 canvas at random heights (25–95%), positions "
-         "and colour schemes (white on black, black on white, transparent). Goal: ≥ 99% with the improved model.",
-         lambda: bench_robustness(sizes, canvases, labels)),
-        ("4. Start-up", f"Median of {sizes.startup_reps} cold starts each.", lambda: bench_startup(sizes)),
-    ]
-    if browser:
-        sections.append(("5. Drawing in a real browser",
-                         f"Chromium (headless) + Playwright against `streamlit run app.py`: {sizes.strokes} strokes "
-                         "after a warm-up, timed in the page from the mouse-up to the new value of the Prediction "
-                         "metric (the canvas itself waits 200 ms before sending). Goal: ≤ 300 ms median.",
-                         lambda: bench_browser(sizes)))
-    for title, intro, fn in sections:
-        out += [f"## {title}", "", intro, ""]
-        out += fn()
-        out.append("")
+           f"Python {platform.python_version()} · `python -m mnist_cnn bench`", ""]
+    for number, (title, intro, rows) in enumerate(sections, 1):
+        out += [f"## {number}. {title}", "", *([intro, ""] if intro else []), *rows, ""]
     out += ["## The shipped models", "", "| model | parameters | test accuracy | test loss | epochs | training time |",
             "| --- | --- | --- | --- | --- | --- |"]
-    for arch, m in meta.items():
-        out.append(f"| {arch} | {m.get('params', 0):,} | {m.get('test_accuracy', 0):.2%} | {m.get('test_loss', 0):.4f} | "
+    for arch in ("seed", "improved"):
+        m = store.read_meta(store.shipped_model_path(arch))
+        out.append(f"| {arch} | {m.get('params', 0):,} | {m.get('test_accuracy', 0):.2%} | "
+                   f"{m.get('test_loss', 0):.4f} | "
                    f"{m.get('epochs')} | {m.get('train_seconds', 0) / 60:.1f} min |")
     return "\n".join(out) + "\n"
+
+
+def run_benchmarks(quick: bool = False, browser: bool = True, areas: tuple[str, ...] | None = None) -> str:
+    """Run the benchmarks (every area, or the named ones: core, server, recipe, ...) and return the report."""
+    sizes = QUICK if quick else FULL
+    chosen = [a for a in (areas or ("core", *AREAS)) if browser or a not in BROWSER_AREAS]
+    sections: list[Section] = []
+    for area in chosen:
+        sections += core_sections(sizes) if area == "core" else area_sections(area, quick)
+    return report([run() for run in sections], quick)

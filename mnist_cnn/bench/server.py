@@ -28,7 +28,8 @@ LATENCY_JS = """() => {
   const lat = window.__lat = {up: null, changed: null, value: null};
   document.addEventListener('mouseup', () => { lat.up = performance.now(); }, true);
   const read = () => {
-    const box = [...document.querySelectorAll('[data-testid="stMetric"]')].find(e => e.innerText.includes('Prediction'));
+    const box = [...document.querySelectorAll('[data-testid="stMetric"]')]
+      .find(e => e.innerText.includes('Prediction'));
     const v = box && box.querySelector('[data-testid="stMetricValue"]');
     return v ? v.innerText.trim() : null;
   };
@@ -38,6 +39,7 @@ LATENCY_JS = """() => {
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
   lat.value = read();
 }"""
+ANSWERED_JS = "() => window.__lat.value && window.__lat.value !== '—' && window.__lat.changed > window.__lat.up"
 STROKE_TIMEOUT_MS = 15_000  # a stroke with no answer by then counts as unanswered
 
 
@@ -71,8 +73,7 @@ def stroke_latencies(page, canvas, strokes: int, seed: int = 0) -> tuple[list[fl
         digit, points = _stroke(i, rng)
         browser.draw(page, canvas, points)
         try:
-            page.wait_for_function("() => window.__lat.value && window.__lat.value !== '—' && window.__lat.changed > window.__lat.up",
-                                   polling="raf", timeout=STROKE_TIMEOUT_MS)
+            page.wait_for_function(ANSWERED_JS, polling="raf", timeout=STROKE_TIMEOUT_MS)
         except Exception:  # Playwright's TimeoutError: the stroke was not answered in time
             unanswered += i > 0
         else:
@@ -156,10 +157,12 @@ def bench_while_training(sizes: Sizes) -> list[str]:
             "| --- | --- | --- | --- |",
             f"| median | {statistics.median(idle):.0f} ms | {statistics.median(busy):.0f} ms | ≤ 400 ms |",
             f"| p90 | {percentile(idle, 90):.0f} ms | {percentile(busy, 90):.0f} ms | ≤ 700 ms |",
-            f"| strokes answered | {len(idle)}/{sizes.strokes} | {len(busy)}/{sizes.strokes} ({missed} unanswered) | all |",
+            f"| strokes answered | {len(idle)}/{sizes.strokes} | {len(busy)}/{sizes.strokes} "
+            f"({missed} unanswered) | all |",
             f"| recognised as the digit drawn | {idle_ok}/{len(idle)} | {busy_ok}/{len(busy)} | |",
             "",
-            f"| training throughput (improved, {meta['train_images']:,} images × {meta['epochs']} epochs) | images / s |",
+            f"| training throughput (improved, {meta['train_images']:,} images × {meta['epochs']} epochs) "
+            "| images / s |",
             "| --- | --- |",
             f"| in the app's worker process, while a session draws | {in_app:,.0f} |",
             f"| CLI alone | {cli:,.0f} |",

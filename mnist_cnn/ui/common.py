@@ -86,7 +86,10 @@ def data_help(reason: str) -> None:
                "drawing keeps working with the current model.")
 
 
-@st.cache_data(max_entries=8, show_spinner="Scoring the model on the 10,000 test digits (loads TensorFlow the first time)…")
+SCORING = "Scoring the model on the 10,000 test digits (loads TensorFlow the first time)…"
+
+
+@st.cache_data(max_entries=8, show_spinner=SCORING)
 def test_report(path: str, model_id: str):
     from mnist_cnn.evaluate import evaluate_classifier
 

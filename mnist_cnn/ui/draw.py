@@ -20,6 +20,7 @@ NOT_A_DIGIT_VALUE = "not a digit"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 PICTURE_WIDTH = 160
 PREDICTION_COLUMNS = [5, 6]  # canvas or picture | prediction: the same for both, so they line up
+NO_INK_TEXT = "No digit found in that picture: try one with darker or lighter ink than the paper."
 EMPTY_CANVAS_TEXT = "Draw a digit on the black canvas: the prediction appears after every stroke."
 
 
@@ -56,7 +57,8 @@ def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str, 
         if v.unsure:
             st.warning(f"Not sure: {v.hedge}.")
     else:
-        st.metric("Prediction", NOT_A_DIGIT_VALUE, delta=f"closest digit {v.digit}", delta_color="off", delta_arrow="off")
+        st.metric("Prediction", NOT_A_DIGIT_VALUE, delta=f"closest digit {v.digit}", delta_color="off",
+                  delta_arrow="off")
         st.warning(f"{NOT_A_DIGIT}: a letter, a shape or a scribble? The bars show what the network, which only "
                    "knows digits, makes of it.")
     st.html(plots.prediction_html(v.probs, image))
@@ -115,8 +117,7 @@ def upload_panel(clf: Classifier) -> None:
     left, right = st.columns(PREDICTION_COLUMNS, gap="large")
     left.image(upload, caption=upload.name, width=PICTURE_WIDTH)
     with right:
-        show_prediction(image, clf, "No digit found in that picture: try one with darker or lighter ink than the paper.",
-                        original=upload.getvalue(), source="upload")
+        show_prediction(image, clf, NO_INK_TEXT, original=upload.getvalue(), source="upload")
 
 
 def render(clf: Classifier) -> None:

@@ -37,7 +37,8 @@ def model_label(entry: store.ModelEntry) -> str:
     meta = entry.meta
     acc = meta.get("test_accuracy")
     when = "shipped" if entry.shipped else meta.get("trained_at", "")[:16].replace("T", " ")
-    return " · ".join(x for x in (meta.get("arch", entry.path.stem), when, f"{acc:.2%}" if acc is not None else "") if x)
+    parts = (meta.get("arch", entry.path.stem), when, f"{acc:.2%}" if acc is not None else "")
+    return " · ".join(x for x in parts if x)
 
 
 def model_info(clf: Classifier) -> None:

@@ -328,3 +328,42 @@ def test_the_zip_download_holds_the_same_export(tmp_path):
     names = zipfile.ZipFile(io.BytesIO(drawings_io.export_zip(store, session="me"))).namelist()
     assert sorted(names) == sorted(["drawings/drawings.csv", f"drawings/1/{drawings_io.file_name(store.list()[1])}",
                                     f"drawings/originals/1/{drawings_io.file_name(store.list()[1])}"])
+
+
+# ---------- the page ----------
+
+def labelling_page():
+    """The label row under a fixed drawing, and the My drawings tab, as the app lays them out."""
+    import numpy as np
+    import streamlit as st
+
+    from mnist_cnn.ui import labelling, my_drawings
+    from mnist_cnn.ui.common import current_classifier
+
+    clf = current_classifier()
+    image = np.zeros((28, 28), np.float32)
+    image[5:23, 12:16] = 1.0  # a "1"
+    st.session_state.setdefault("cleared", 0)
+    if st.session_state.pop("clear_canvas", False):
+        st.session_state["cleared"] += 1
+    st.write(f"canvas cleared {st.session_state['cleared']} times")
+    labelling.label_row(image, np.zeros((280, 280, 4), np.uint8), clf.predict_proba(image[None])[0], clf, "canvas",
+                        "draw")
+    my_drawings.render(clf)
+
+
+def test_the_page_saves_with_one_click_even_when_the_store_was_corrupt(user_home):
+    from streamlit.testing.v1 import AppTest
+
+    (user_home / "drawings.sqlite3").write_bytes(b"garbage" * 500)
+    at = AppTest.from_function(labelling_page, default_timeout=60).run()
+    assert not at.exception
+    assert any("moved to drawings.sqlite3.corrupt-" in w.value for w in at.warning)  # the tab says it once
+    assert any("No drawings saved yet" in i.value for i in at.info)
+    save_button = next(b for b in at.button if b.key.startswith("save_"))
+    save_button.click().run()
+    assert [t.value for t in at.toast] == ["Saved as a 1."]
+    assert "canvas cleared 1 times" in [m.value for m in at.markdown]
+    (saved,) = DrawingStore().list()
+    assert (saved.label, saved.prediction, saved.source, len(saved.session)) == (1, 1, "canvas", 12)
+    assert any(m.value.startswith("**1 drawing**") for m in at.markdown)

@@ -367,3 +367,23 @@ def test_the_page_saves_with_one_click_even_when_the_store_was_corrupt(user_home
     (saved,) = DrawingStore().list()
     assert (saved.label, saved.prediction, saved.source, len(saved.session)) == (1, 1, "canvas", 12)
     assert any(m.value.startswith("**1 drawing**") for m in at.markdown)
+
+
+def test_the_command_line_imports_counts_deletes_and_asks_before_clearing(tmp_path, capsys, monkeypatch):
+    from mnist_cnn.cli import main
+
+    assert main(["drawings", "import", str(make_picture_folder(tmp_path / "pics", n=10))]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "added 10 drawings (0:1  1:1  2:1  3:1  4:1  5:1  6:1  7:1  " \
+                                                      "8:1  9:1)"
+    assert main(["drawings", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("10 drawings (0:1  1:1") and "on all 10" in out
+    first, second = sorted(d.id for d in DrawingStore().list())[:2]
+    assert main(["drawings", "delete", str(first), str(second), "999"]) == 0
+    assert "deleted 2 of 3 drawings" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(SystemExit) as refused:
+        main(["drawings", "clear"])
+    assert refused.value.code == 2 and "nothing deleted" in capsys.readouterr().err
+    assert DrawingStore().count() == 8
+    assert main(["drawings", "clear", "--yes"]) == 0 and DrawingStore().count() == 0

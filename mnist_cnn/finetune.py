@@ -19,18 +19,21 @@ import math
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from mnist_cnn import store
-from mnist_cnn.augment import augment_batch
 from mnist_cnn.config import NUM_CLASSES
 from mnist_cnn.data import load_mnist, one_hot, to_model_input
 from mnist_cnn.drawings import DrawingStore
 from mnist_cnn.progress import ProgressHook
-from mnist_cnn.train import ProgressCallback, TrainingCancelled, TrainResult
+
+if TYPE_CHECKING:  # TensorFlow is imported by the functions that run: the server reads EPOCHS without it
+    import keras
+    import tensorflow as tf
+
+    from mnist_cnn.train import TrainResult
 
 EPOCHS = 2
 BATCH_SIZE = 128
@@ -47,6 +50,8 @@ def _frozen_layers(model: keras.Model) -> list[keras.layers.Layer]:
     general-purpose stroke detectors MNIST taught), and every batch-norm layer, which keeps the
     statistics it learned on MNIST (Keras 3 runs a non-trainable BatchNormalization in
     inference mode)."""
+    import keras
+
     convs = [i for i, layer in enumerate(model.layers) if isinstance(layer, keras.layers.Conv2D)]
     last_conv = convs[-1] if convs else 0
     return [layer for i, layer in enumerate(model.layers)
@@ -54,6 +59,8 @@ def _frozen_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def _compile(model: keras.Model, total_steps: int) -> None:
+    import keras
+
     warmup = max(1, int(total_steps * WARMUP_FRACTION))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=PEAK_LEARNING_RATE / 10, decay_steps=max(1, total_steps - warmup), alpha=0.0,
@@ -64,6 +71,10 @@ def _compile(model: keras.Model, total_steps: int) -> None:
 def _mixed_dataset(x_mnist: np.ndarray, y_mnist: np.ndarray, x_draw: np.ndarray, y_draw: np.ndarray,
                    batch_size: int, seed: int | None) -> tf.data.Dataset:
     """An endless stream of augmented batches, DRAWING_SHARE of them drawings (oversampled)."""
+    import tensorflow as tf
+
+    from mnist_cnn.augment import augment_batch
+
     def endless(x, y):
         return tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32))).shuffle(len(x), seed=seed).repeat()
 
@@ -94,6 +105,10 @@ def finetune(base_path: str | Path, epochs: int | None = None, batch_size: int |
     """Fine-tune the model at `base_path` on MNIST plus the stored drawings (the store in the
     user home folder unless `drawings` is given). `limit` caps the images per epoch (quick
     runs, tests). Raises ValueError when there is nothing to learn from."""
+    import keras
+
+    from mnist_cnn.train import ProgressCallback, TrainingCancelled, TrainResult
+
     started = time.perf_counter()
     epochs = epochs or EPOCHS
     batch_size = batch_size or BATCH_SIZE

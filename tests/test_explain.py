@@ -106,7 +106,8 @@ def test_attribution_rejects_a_wrong_shape(improved_clf):
 def test_index_is_cached_on_disk_by_model_id(index, index_home, improved_clf):
     name = feature_index.index_name(improved_clf.model_id, INDEX_LIMIT)
     assert (index_home / "index" / f"{name}.npz").is_file()
-    assert feature_index.ensure_built(improved_clf.path, improved_clf.model_id, limit=INDEX_LIMIT) == feature_index.READY
+    again = feature_index.ensure_built(improved_clf.path, improved_clf.model_id, limit=INDEX_LIMIT)
+    assert again == feature_index.READY
 
 
 def test_neighbours_mostly_share_the_true_label(index, improved_clf, test_images, mnist):
@@ -229,9 +230,8 @@ def test_tiles_have_gaps_and_the_charts_use_the_theme(improved_clf):
 def _page():
     import streamlit as st
 
-    from mnist_cnn.ui import common
+    from mnist_cnn.ui import common, filters, mistakes
     from mnist_cnn.ui import explain as why
-    from mnist_cnn.ui import filters, mistakes
 
     tab = st.session_state.get("tab_under_test", "why")
     {"why": why.render, "filters": filters.render, "mistakes": mistakes.render}[tab](common.current_classifier())

@@ -115,7 +115,7 @@ def test_a_server_stopped_mid_run_leaves_nothing_and_a_restart_says_so(tmp_path)
     import subprocess
     import sys
 
-    
+
     server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     worker_pid = int(server.stdout.readline())
@@ -141,3 +141,21 @@ def test_estimate_scales_with_the_work(images):
     per = meta["train_seconds"] / (meta["epochs"] * meta["train_images"])
     assert estimate_seconds("seed", 5, images) == pytest.approx(per * 5 * images)
     assert estimate_seconds("improved", 24, images) == pytest.approx(2 * estimate_seconds("improved", 12, images))
+
+
+def test_a_finetune_on_saved_drawings_runs_through_the_same_worker(user_home):
+    from mnist_cnn.drawings import DrawingStore, NewDrawing, png_bytes
+    from mnist_cnn.style import style_inputs
+
+    images, labels, canvases = style_inputs(60, seed=3)
+    DrawingStore().add_many([NewDrawing(images[i], int(labels[i]), png_bytes(canvases[i]), "writer") for i in range(60)])
+    run = TrainingJobs()
+    assert run.start("seed", 1, 100, limit=1000, kind="finetune", base_path=store.shipped_model_path("seed"),
+                     started_by="writer")
+    state = run.wait(300)
+    assert state.status == FINISHED, state.message
+    assert state.kind == "finetune" and state.latest is not None
+    assert state.extra["drawings_trained"] + state.extra["drawings_held_out"] == 60
+    assert state.extra["held_out_accuracy_before"] is not None and state.extra["held_out_accuracy_after"] is not None
+    meta = store.read_meta(state.model_path)
+    assert meta["finetuned_from_path"] == str(store.shipped_model_path("seed")) and "-finetuned-" in state.model_path

@@ -53,7 +53,7 @@ LETTERS: dict[str, Glyph] = {
 }
 TRAIN_LETTERS = "AEFHKMNRWXm"
 HELD_OUT_LETTERS = "CTUVYLhn"
-TRAIN_FONT_TEXT = "AEFHKMNRWXkmwx"
+TRAIN_FONT_TEXT = "AEFHKMNRWXkmwxΔΛΞΠΣΦΨΩЖИЛФЦШЩЫЮЯ@%*"  # Latin, Greek, Cyrillic, symbols
 HELD_OUT_FONT_TEXT = "CTUVYLhnuvy"
 TRAIN_FONTS = "DejaVu"
 HELD_OUT_FONTS = "Liberation"
@@ -108,6 +108,20 @@ def _scribble(rng: np.random.Generator) -> Glyph:
     return [list(zip(xs, ys))]
 
 
+def _pseudo_glyph(rng: np.random.Generator) -> Glyph:
+    """2-4 random strokes (polylines or arcs): the endless variety of marks that are not digits."""
+    strokes = []
+    for _ in range(int(rng.integers(2, 5))):
+        if rng.uniform() < 0.5:
+            strokes.append([tuple(p) for p in rng.uniform(0, 1, (int(rng.integers(2, 5)), 2))])
+        else:
+            cx, cy = rng.uniform(0.2, 0.8, 2)
+            rx, ry = rng.uniform(0.1, 0.45, 2)
+            start = rng.uniform(0, 360)
+            strokes.append(arc(cx, cy, rx, ry, start, start + rng.uniform(90, 330)))
+    return strokes
+
+
 def _heart(rng: np.random.Generator) -> Glyph:
     t = np.linspace(0, 2 * math.pi, 60)
     x = 16 * np.sin(t) ** 3
@@ -150,7 +164,8 @@ def _hatching(rng: np.random.Generator) -> Glyph:
 
 Shape = Callable[[np.random.Generator], Glyph]
 TRAIN_SHAPES: dict[str, Shape] = {"triangle": _triangle, "square": _square, "star": _star, "diamond": _diamond,
-                                  "hash": _hash, "zigzag": _zigzag, "wave": _wave, "scribble": _scribble}
+                                  "hash": _hash, "zigzag": _zigzag, "wave": _wave, "scribble": _scribble,
+                                  "random strokes": _pseudo_glyph}
 HELD_OUT_SHAPES: dict[str, Shape] = {"heart": _heart, "spiral": _spiral, "smiley": _smiley, "house": _house,
                                      "arrow": _arrow, "coil": _coil, "hatching": _hatching}
 

@@ -34,10 +34,11 @@ from mnist_cnn.strokes import drawn_digit
 GATE_PATH = SHIPPED_MODELS_DIR / "gates" / "notdigit.keras"  # a subfolder: not one of the digit models
 DIGIT, NOT_DIGIT, NOT_ONE_DIGIT = 0, 1, 2
 CLASS_NAMES = ("digit", "not a digit", "not one digit")
-FLAG_BUDGET = 0.003  # share of held-back MNIST digits the threshold may flag
+FLAG_BUDGET = 0.005  # share of held-back MNIST digits the threshold may flag
 DEFAULT_THRESHOLD = 0.5
-LETTER_SHARE = 0.35  # of the non-digits: hand-drawn letters (what people write most)
+LETTER_SHARE = 0.3  # of the non-digits: hand-drawn letters (what people write most)
 FONT_SHARE = 0.15
+RANDOM_SHARE = 0.15  # random strokes: breadth, so unseen kinds of marks are not taken for digits
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Sizes:
     mnist: int = 40_000
     canvas_digits: int = 3_000
     pen_digits: int = 6_000
-    non_digits: int = 20_000
+    non_digits: int = 24_000
     pairs: int = 3_000
     halves: int = 3_000
     epochs: int = 4
@@ -109,6 +110,8 @@ def _non_digit_kind(rng: np.random.Generator) -> str:
         return "letter"
     if r < LETTER_SHARE + FONT_SHARE:
         return "font letter"
+    if r < LETTER_SHARE + FONT_SHARE + RANDOM_SHARE:
+        return "random strokes"
     shapes = list(TRAIN.shapes)
     return shapes[int(rng.integers(len(shapes)))]
 

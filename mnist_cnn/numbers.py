@@ -19,9 +19,10 @@ import numpy as np
 from mnist_cnn import segment
 from mnist_cnn.config import LOW_CONFIDENCE, MAX_NUMBER_DIGITS
 from mnist_cnn.inference import NUMPY_MAX_BATCH, load_classifier
-from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, default_gate
+from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, NOT_ONE_DIGIT, default_gate
 from mnist_cnn.preprocess import ink_from_rgba, normalize_ink
 
+SMALL_ALONE_COST = 4.0  # log-score cost of reading a small bit (a flag, a broken-off end) as a digit
 GATE_WEIGHT = 1.0  # how much the gate's "one whole digit" probability counts in choosing a split
 WIDE_PENALTY = 2.0  # log-score cost per digit height of width beyond WIDE_FROM
 WIDE_FROM = 0.9
@@ -112,6 +113,29 @@ def _best_split(n: int, spans: list[tuple[int, int]], scores: list[float]) -> li
     return chosen[::-1]
 
 
+def _strokes_not_digits(lay: segment.Layout, spans: list[tuple[int, int]], gate_probs: np.ndarray, gate) -> set[int]:
+    """Strokes that, whole, the gate takes for a letter or a shape rather than for digits run
+    together: they are not cut into digit-like pieces (a W is not three 1s)."""
+    if gate is None:
+        return set()
+    index = {s: k for k, s in enumerate(spans)}
+    out = set()
+    for stroke in set(lay.strokes):
+        atoms = [i for i, s in enumerate(lay.strokes) if s == stroke]
+        span = (atoms[0], atoms[-1] + 1)
+        k = index.get(span)
+        if len(atoms) > 1 and len(atoms) == span[1] - span[0] and k is not None:
+            p = gate_probs[k]
+            if gate.flags(p[NOT_DIGIT]) and p[NOT_DIGIT] > p[NOT_ONE_DIGIT]:
+                out.add(stroke)
+    return out
+
+
+def _cuts_into(lay: segment.Layout, span: tuple[int, int], strokes: set[int]) -> bool:
+    i, j = span
+    return (lay.is_cut(i) and lay.strokes[i] in strokes) or (lay.is_cut(j) and lay.strokes[j - 1] in strokes)
+
+
 def _resolve_gate(gate):
     if gate is USE_DEFAULT_GATE:
         return default_gate()
@@ -141,8 +165,11 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
         gate_probs[usable] = _predict(gate.clf, x)
     scores = [float(np.log(probs[k].max() + 1e-6) + GATE_WEIGHT * np.log(gate_probs[k, DIGIT] + 1e-6))
               - CUT_COST * lay.is_cut(s[0]) - _width_cost(segment.span_box(lay, s), lay.digit_height)
-              for k, s in enumerate(spans)]
+              - SMALL_ALONE_COST * (s[1] - s[0] == 1 and lay.is_small(s[0])) for k, s in enumerate(spans)]
+    whole = _strokes_not_digits(lay, spans, gate_probs, gate)
     for k, s in enumerate(spans):
+        if _cuts_into(lay, s, whole):
+            scores[k] = -np.inf
         if images[k] is None:  # a faint speck on its own is skipped; in a group it spoils nothing
             scores[k] = 0.0 if s[1] - s[0] == 1 else -np.inf
     chosen = [k for k in _best_split(len(lay.atoms), spans, scores) if images[k] is not None]

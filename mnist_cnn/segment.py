@@ -24,6 +24,7 @@ SLICE_WIDTH = 0.22  # at most one cut per this many digit heights of width
 MAX_ATOMS_PER_DIGIT = 4
 MAX_DIGIT_WIDTH = 1.25  # a digit is at most this many digit heights wide
 MAX_JOIN_GAP = 0.12  # strokes further apart than this many digit heights are never one digit
+SMALL_PIECE = 0.45  # a stroke smaller than this many digit heights both ways is part of a digit at most
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 
 
@@ -57,6 +58,11 @@ class Layout:
     atoms: list[Box]
     strokes: list[int]  # which connected stroke each atom comes from
     digit_height: float
+
+    def is_small(self, i: int) -> bool:
+        """Whether atom i is too small to be a digit on its own (a flag, a broken-off bit)."""
+        box = self.atoms[i]
+        return max(box.width, box.height) < SMALL_PIECE * self.digit_height
 
     def is_cut(self, i: int) -> bool:
         """Whether atoms i-1 and i are slices of one stroke (a boundary there cuts ink)."""
@@ -130,12 +136,30 @@ def layout(ink: np.ndarray) -> Layout | None:
         return None
     strokes, boxes = _strokes(mask)
     digit_height = float(max(b.height for b in boxes))
+    strokes, boxes = _drop_stray_bits(strokes, boxes, digit_height)
     pieces = _slice_wide_strokes(strokes, boxes, digit_height)
     pieces.sort(key=lambda p: (p[2].x0 + p[2].x1) / 2)
     labels = np.zeros(ink.shape, dtype=np.int32)
     for k, (part, stroke_box, _, _) in enumerate(pieces, start=1):
         labels[stroke_box.y0 : stroke_box.y1, stroke_box.x0 : stroke_box.x1][part] = k
     return Layout(ink, _claim_faint_ink(labels, ink), [p[2] for p in pieces], [p[3] for p in pieces], digit_height)
+
+
+def _gap(a: Box, b: Box) -> int:
+    return max(a.x0 - b.x1, b.x0 - a.x1, a.y0 - b.y1, b.y0 - a.y1, 0)
+
+
+def _drop_stray_bits(labels: np.ndarray, boxes: list[Box], digit_height: float) -> tuple[np.ndarray, list[Box]]:
+    """Remove small strokes that are near no other stroke (a dot, a slip of the pen): they cannot
+    be a digit alone and belong to none."""
+    limit = MAX_JOIN_GAP * digit_height
+    keep = [max(b.width, b.height) >= SMALL_PIECE * digit_height
+            or any(_gap(b, o) <= limit for j, o in enumerate(boxes) if j != i) for i, b in enumerate(boxes)]
+    if all(keep):
+        return labels, boxes
+    remap = np.zeros(len(boxes) + 1, dtype=np.int32)
+    remap[1:][keep] = np.arange(1, sum(keep) + 1)
+    return remap[labels], [b for b, k in zip(boxes, keep) if k]
 
 
 def _claim_faint_ink(labels: np.ndarray, ink: np.ndarray) -> np.ndarray:

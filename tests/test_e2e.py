@@ -58,9 +58,9 @@ def test_draw_a_one_and_a_zero_like_people_do(page, app_url):
     expect_prediction(page, "0")
 
     # Its feature maps are in the Filters tab, and the drawing is still there on the way back.
-    page.get_by_role("tab", name="Filters").click()
+    page.get_by_role("tab", name="Filters", exact=True).click()
     playwright_sync.expect(page.get_by_text("responds to in your drawing")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
-    page.get_by_role("tab", name="Draw").click()
+    page.get_by_role("tab", name="Draw", exact=True).click()
     expect_prediction(page, "0")
     browser.toolbar_button(page, "Reset canvas & history").click()
     playwright_sync.expect(browser.prediction_value(page)).to_have_text("—", timeout=browser.UI_TIMEOUT_MS)
@@ -69,7 +69,7 @@ def test_draw_a_one_and_a_zero_like_people_do(page, app_url):
 @pytest.mark.mnist
 def test_tabs_show_their_content(page, app_url):
     browser.open_app(page, app_url)
-    page.get_by_role("tab", name="Misclassified").click()
+    page.get_by_role("tab", name="Misclassified", exact=True).click()
     mistakes = page.get_by_role("tabpanel", name="Misclassified")
     # The first visit scores the 10,000 test digits (TensorFlow loads): allow for a busy machine.
     playwright_sync.expect(mistakes.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible(
@@ -78,14 +78,20 @@ def test_tabs_show_their_content(page, app_url):
     gallery = mistakes.get_by_test_id("stImageContainer")
     playwright_sync.expect(gallery).to_have_count(32, timeout=browser.UI_TIMEOUT_MS)  # a full page of mistakes
 
-    page.get_by_role("tab", name="Filters").click()
-    playwright_sync.expect(page.get_by_text("learned 3×3 filters")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
-    playwright_sync.expect(page.get_by_text("What each filter responds to")).to_be_visible()
-    numbered = page.get_by_role("tabpanel", name="Filters").get_by_test_id("stImageContainer").filter(
-        has=page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^\d+$")))
-    playwright_sync.expect(numbered).to_have_count(64, timeout=browser.UI_TIMEOUT_MS)  # 32 filters, 32 maps
+    page.get_by_role("tab", name="Filters", exact=True).click()
+    filters = page.get_by_role("tabpanel", name="Filters")
+    playwright_sync.expect(filters.get_by_text("The 32 learned 3×3 filters of the first convolution")).to_be_visible(
+        timeout=browser.UI_TIMEOUT_MS)
+    playwright_sync.expect(filters.get_by_text("responds to in test digit #0")).to_be_visible(
+        timeout=browser.UI_TIMEOUT_MS)
+    playwright_sync.expect(filters.get_by_text("What each first-layer filter looks for")).to_be_visible()
+    # colour bar, filter grid, input digit, feature-map grid, and the filters' top patches in two columns
+    pictures = filters.get_by_test_id("stImageContainer").locator("img")
+    playwright_sync.expect(pictures).to_have_count(6, timeout=browser.UI_TIMEOUT_MS * 2)
+    for i in range(6):
+        assert pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), f"picture {i} is broken"
 
-    page.get_by_role("tab", name="Draw").click()
+    page.get_by_role("tab", name="Draw", exact=True).click()
     playwright_sync.expect(page.locator("canvas").last).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
 
 

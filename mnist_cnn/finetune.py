@@ -137,10 +137,11 @@ def finetune(base_path: str | Path, epochs: int | None = None, batch_size: int |
     steps = math.ceil(per_epoch / batch_size)
     _compile(model, steps * epochs)
     callback = ProgressCallback(progress, cancel, epochs, steps)
+    validation = (to_model_input(x_held), one_hot(y_held)) if len(x_held) else None  # each epoch's val_accuracy
     fit_started = time.perf_counter()
     history = model.fit(_mixed_dataset(x_train, y_train, x_draw, y_draw, batch_size, seed), epochs=epochs,
-                        steps_per_epoch=steps, validation_data=(to_model_input(x_held), one_hot(y_held))
-                        if len(x_held) else None, callbacks=[callback], verbose=0)
+                        steps_per_epoch=steps, shuffle=False,  # the stream is shuffled already
+                        validation_data=validation, callbacks=[callback], verbose=0)
     fit_seconds = time.perf_counter() - fit_started
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training cancelled")

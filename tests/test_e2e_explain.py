@@ -1,0 +1,99 @@
+"""The Why? tab in a real browser: draw a digit with the mouse, open the tab, and find every
+view's pictures: the attribution overlay, the neighbours (after the index is built in the
+background), the map, the what-if charts and the other models' answers.
+
+Marked `browser` by conftest.py (every tests/test_e2e*.py is). The server indexes only the first
+3,000 MNIST digits (MNIST_DRAW_INDEX_LIMIT), so the background build takes seconds.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from mnist_cnn import browser, explain, feature_index  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+INDEX_LIMIT = 3_000
+INDEX_TIMEOUT_MS = 240_000  # the child process loads TensorFlow and reads 6,000 digits on a busy machine
+expect = playwright_sync.expect
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    home = tmp_path_factory.mktemp("e2e_explain_home")
+    log = tmp_path_factory.mktemp("e2e_explain_log") / "streamlit.log"
+    env = {"MNIST_DRAW_HOME": str(home), feature_index.LIMIT_ENV: str(INDEX_LIMIT)}
+    with browser.running_app(env=env, log_path=log) as url:
+        yield url
+
+
+@pytest.fixture
+def page(app_url, request):
+    with playwright_sync.sync_playwright() as p, browser.browser_page(p, height=1400) as page:
+        yield page
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / f"{request.node.name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot saved to {shot}")
+
+
+def loaded(picture) -> bool:
+    return picture.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+@pytest.mark.mnist
+def test_why_tab_explains_a_drawn_one(page, app_url):
+    canvas = browser.open_app(page, app_url)
+    browser.draw(page, canvas, browser.vertical_stroke(0.5, 0.15, 0.85))
+    expect(browser.prediction_value(page)).to_have_text(re.compile(r"^1"), timeout=browser.UI_TIMEOUT_MS)
+
+    page.get_by_role("tab", name="Why?", exact=True).click()
+    why = page.get_by_role("tabpanel", name="Why?")
+    expect(why.get_by_text("the network says 1")).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
+
+    # Which strokes decided it: the overlay, its legend and the deletion check.
+    overlay = why.get_by_test_id("stImageContainer").filter(has_text="red: pushed towards 1").locator("img")
+    expect(overlay).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    assert loaded(overlay)
+    expect(why.get_by_label("attribution colour scale")).to_be_visible()
+
+    # What it resembles and where it lands, once the background index is there.
+    similar = "training digits the network finds most similar"
+    neighbours = why.get_by_test_id("stImageContainer").filter(has_text=similar)
+    expect(neighbours.locator("img")).to_be_visible(timeout=INDEX_TIMEOUT_MS)
+    assert loaded(neighbours.locator("img"))
+    expect(why.get_by_text("Where it lands")).to_be_visible()
+    expect(why.get_by_text("is the most common label among them")).to_be_visible()
+
+    # Charts: deletion check, the map, one per what-if slider.
+    charts = why.get_by_test_id("stVegaLiteChart")
+    expect(charts).to_have_count(2 + len(explain.SLIDERS), timeout=browser.UI_TIMEOUT_MS)
+
+    # What would change it: the edited drawing follows the sliders.
+    edited = why.get_by_test_id("stImageContainer").filter(has_text="the edited drawing").locator("img")
+    expect(edited).to_be_visible()
+    assert loaded(edited)
+
+    # Side by side: every shipped model answers the same drawing.
+    answers = why.get_by_label(re.compile("^answer of "))
+    expect(answers.first).to_be_visible()
+    assert answers.count() >= 3, "the edited drawing's answer plus seed and improved"
+
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    expect(browser.prediction_value(page)).to_have_text(re.compile(r"^1"), timeout=browser.UI_TIMEOUT_MS)
+
+
+@pytest.mark.mnist
+def test_why_tab_without_a_drawing_offers_a_test_digit(page, app_url):
+    browser.open_app(page, app_url)
+    page.get_by_role("tab", name="Why?", exact=True).click()
+    why = page.get_by_role("tabpanel", name="Why?")
+    expect(why.get_by_text("Nothing is drawn yet")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    why.get_by_role("button", name="Explain this test digit").click()
+    expect(why.get_by_text("test digit #0")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    expect(why.get_by_text("Which strokes decided it")).to_be_visible()

@@ -113,10 +113,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    import_tensorflow_quietly()
-    from mnist_cnn.bench import run_benchmarks
+    from mnist_cnn.bench import AREAS, run_benchmarks
 
-    text = run_benchmarks(quick=args.quick, browser=not args.no_browser)
+    known = ("core", *AREAS)
+    unknown = [a for a in args.area or () if a not in known]
+    if unknown:
+        raise ValueError(f"no benchmark area {unknown[0]!r}; choose from {', '.join(known)}")
+    import_tensorflow_quietly()
+    text = run_benchmarks(quick=args.quick, browser=not args.no_browser, areas=tuple(args.area) if args.area else None)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure latency, throughput, robustness and start-up")
     p.add_argument("--quick", action="store_true", help="tiny sizes, to check the benchmark runs")
-    p.add_argument("--no-browser", action="store_true", help="skip the real-browser measurement")
+    p.add_argument("--no-browser", action="store_true", help="skip the real-browser measurements")
+    p.add_argument("--area", action="append", metavar="AREA",
+                   help="run only this area (core, server, recipe, ...; repeatable); default: all")
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.set_defaults(func=cmd_bench)
 

@@ -81,6 +81,7 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path):
         (("train", "--out", str(tmp_path / "model.h5")), "must end in .keras"),
         (("predict",), "required"),
         (("frobnicate",), "invalid choice"),
+        (("bench", "--area", "nope"), "no benchmark area"),
     ]
     for args, says in cases:
         r = run_cli(*args)

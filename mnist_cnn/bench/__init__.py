@@ -213,4 +213,12 @@ def run_benchmarks(quick: bool = False, browser: bool = True, areas: tuple[str, 
     sections: list[Section] = []
     for area in chosen:
         sections += core_sections(sizes) if area == "core" else area_sections(area, quick)
-    return report([run() for run in sections], quick)
+    return report([run_safely(run) for run in sections], quick)
+
+
+def run_safely(section: Section) -> tuple[str, str, list[str]]:
+    """A section that fails says so in the report instead of losing every other section's numbers."""
+    try:
+        return section()
+    except Exception as exc:  # noqa: BLE001 - reported, and the other sections still run
+        return "(a section that failed)", f"It failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}", []

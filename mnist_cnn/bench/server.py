@@ -118,7 +118,7 @@ def start_retrain(page, url: str) -> None:
     """Click Retrain in another session, with the improved architecture's default settings."""
     browser.open_app(page, url)
     page.get_by_test_id("stSidebar").get_by_role("button", name="Retrain", exact=True).click()
-    page.get_by_text("Cancel").wait_for(timeout=browser.UI_TIMEOUT_MS)
+    page.get_by_role("button", name="Cancel", exact=True).wait_for(timeout=browser.UI_TIMEOUT_MS * 4)
 
 
 def cli_throughput(images: int, epochs: int, home: str) -> float:

@@ -322,11 +322,13 @@ def sweep(clf, image: np.ndarray, change: Change, name: str) -> tuple[np.ndarray
     return values, predict_many(clf, images)
 
 
-def flips(values: np.ndarray, probs: np.ndarray) -> list[tuple[float, int, int]]:
-    """Where along a sweep the answer changes: (value, digit before, digit after)."""
+def answer_ranges(values: np.ndarray, probs: np.ndarray) -> list[tuple[float, float, int]]:
+    """The answer along a sweep as runs: (first value, last value, digit); more than one run
+    means the answer flips somewhere in the slider's range."""
     answers = probs.argmax(axis=1)
-    return [(float(values[i]), int(answers[i - 1]), int(answers[i]))
-            for i in range(1, len(answers)) if answers[i] != answers[i - 1]]
+    starts = [0, *(i for i in range(1, len(answers)) if answers[i] != answers[i - 1])]
+    ends = [*(i - 1 for i in starts[1:]), len(answers) - 1]
+    return [(float(values[a]), float(values[b]), int(answers[a])) for a, b in zip(starts, ends)]
 
 
 

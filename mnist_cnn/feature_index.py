@@ -253,33 +253,38 @@ def wait(model_id: str, limit: int | None = None, timeout: float = 600.0) -> str
     return status(name)[0]
 
 
+def build_for(model_path: Path | str, limit: int | None = None) -> Path:
+    """Embed MNIST with the model at model_path, fit, and save the index; returns its file.
+    A failure leaves a one-line .error file the app shows (and raises)."""
+    from mnist_cnn import store
+    from mnist_cnn.data import load_mnist
+    from mnist_cnn.inference import load_classifier
+
+    name = index_name(store.entry(Path(model_path)).model_id, limit)
+    _marker(name, "building").parent.mkdir(parents=True, exist_ok=True)
+    _marker(name, "building").write_text(str(os.getpid()))
+    try:
+        clf = load_classifier(model_path)
+        (x_train, y_train), (x_test, y_test) = load_mnist()
+        n = limit or len(x_train)
+        save(build(clf, (x_train[:n], y_train[:n]), (x_test[:n], y_test[:n])), index_path(name))
+    except Exception as exc:  # the app shows this line; the log keeps the traceback
+        _marker(name, "error").write_text(f"Building the index failed: {exc}\n")
+        raise
+    finally:
+        _marker(name, "building").unlink(missing_ok=True)
+    return index_path(name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """The child process: embed MNIST with the model, fit, save; a failure leaves a one-line
-    .error file the app shows."""
+    """The child process the server starts, at low priority."""
     parser = argparse.ArgumentParser(prog="python -m mnist_cnn.feature_index",
                                      description="Build the nearest-neighbour index and 2-D map for a model.")
     parser.add_argument("--model", required=True, help="path of the .keras model")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training and test images")
     args = parser.parse_args(argv)
     os.nice(BUILD_NICENESS)
-    from mnist_cnn import store
-    from mnist_cnn.data import load_mnist
-    from mnist_cnn.inference import load_classifier
-
-    name = index_name(store.entry(Path(args.model)).model_id, args.limit)
-    _marker(name, "building").parent.mkdir(parents=True, exist_ok=True)
-    _marker(name, "building").write_text(str(os.getpid()))
-    try:
-        clf = load_classifier(args.model)
-        (x_train, y_train), (x_test, y_test) = load_mnist()
-        limit = args.limit or len(x_train)
-        save(build(clf, (x_train[:limit], y_train[:limit]), (x_test[:limit], y_test[:limit])), index_path(name))
-    except Exception as exc:  # the app shows this line; the log keeps the traceback
-        _marker(name, "error").write_text(f"Building the index failed: {exc}\n")
-        raise
-    finally:
-        _marker(name, "building").unlink(missing_ok=True)
-    print(f"index written to {index_path(name)}")
+    print(f"index written to {build_for(args.model, args.limit)}")
     return 0
 
 

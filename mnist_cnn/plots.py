@@ -19,8 +19,8 @@ KERNEL_PX = 60  # 3x3 kernel cell, enlarged
 MAP_PX = 84  # 28x28 feature map, enlarged
 ACCENT = "#e4572e"  # the theme's primaryColor (.streamlit/config.toml)
 INK = "#1f2933"  # the theme's text colour
-DIGIT_COLOURS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#79706e"]  # Tableau 10, one per digit
+DIGIT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]  # Vega's category10, one per digit
 GAP = 8  # pixels between tiles
 LABEL_PX = 16  # room under a tile for its number
 BACKGROUND = (255, 255, 255)
@@ -265,17 +265,19 @@ def deletion_chart(curves: dict[str, np.ndarray], fractions: np.ndarray):
             for name, mean in means.items() for f, p in zip(fractions, mean)]
     return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
         x=alt.X("deleted:Q", title="share of the ink deleted", axis=alt.Axis(format="%")),
-        y=alt.Y("probability:Q", title="probability of the predicted digit", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("probability:Q", title="probability of the answer", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("order:N", title="deletion order"),
     ).properties(height=240)
 
 
 # ---------- where it lands, what would change it ----------
 
-def _digit_scale():
+def _digit_scale(digits: list[int] | None = None):
+    """Each digit's colour, the same in every chart (the legend lists only `digits`)."""
     import altair as alt
 
-    return alt.Scale(domain=[str(d) for d in range(NUM_CLASSES)], range=DIGIT_COLOURS)
+    digits = list(range(NUM_CLASSES)) if digits is None else digits
+    return alt.Scale(domain=[str(d) for d in digits], range=[DIGIT_COLOURS[d] for d in digits])
 
 
 def map_chart(xy: np.ndarray, labels: np.ndarray, point: np.ndarray | None = None, title: str = "your drawing"):
@@ -315,7 +317,7 @@ def sweep_chart(values: np.ndarray, probs: np.ndarray, title: str, current: floa
                        for i, v in enumerate(values) for d in shown])
     lines = alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
         x=alt.X("value:Q", title=title), y=alt.Y("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("digit:N", scale=_digit_scale(), title="digit"), tooltip=["digit", "value", "probability"])
+        color=alt.Color("digit:N", scale=_digit_scale(shown), title="digit"), tooltip=["digit", "value", "probability"])
     now = alt.Chart(pd.DataFrame({"value": [float(current)]})).mark_rule(color=INK, strokeDash=[4, 3])
     now = now.encode(x="value:Q")
     return (lines + now).properties(height=200)

@@ -188,10 +188,12 @@ def change_section(clf: Classifier, image: np.ndarray) -> None:
 
 
 def flip_text(values: np.ndarray, probs: np.ndarray, slider: explain.Slider) -> str:
-    flips = explain.flips(values, probs)
-    if not flips:
-        return f"The answer stays {int(probs[0].argmax())} over the whole range."
-    return "Flips: " + ", ".join(f"{before}→{after} at {value:g}{slider.unit}" for value, before, after in flips)
+    ranges = explain.answer_ranges(values, probs)
+    if len(ranges) == 1:
+        return f"The answer stays {ranges[0][2]} over the whole range."
+    parts = [f"{digit} at {a:g}{slider.unit}" if a == b else f"{digit} from {a:g} to {b:g}{slider.unit}"
+             for a, b, digit in ranges]
+    return "Flips: " + ", ".join(parts) + "."
 
 
 # ---------- side by side ----------

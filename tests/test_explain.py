@@ -284,3 +284,37 @@ def test_filters_tab_shows_any_layer_of_any_model(test_images, improved_clf):
     at.selectbox(key="filters_model").set_value(seed).run()
     assert not at.exception
     assert at.subheader[-1].value == "What each first-layer filter looks for"
+
+
+# ---------- command line ----------
+
+def _cli(argv: list[str]) -> None:
+    import argparse
+
+    from mnist_cnn import cli_explain
+
+    parser = argparse.ArgumentParser()
+    cli_explain.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+def test_cli_explains_a_picture_with_a_map_of_characters(tmp_path, mnist, capsys):
+    from PIL import Image
+
+    picture = tmp_path / "seven.png"
+    Image.fromarray(mnist[1][0][0]).save(picture)
+    _cli(["explain", str(picture)])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("seven.png: 7 (")
+    art = [line for line in out if line.startswith("  |")]
+    assert len(art) == 28 and sum(line.count("+") for line in art) > 10
+    assert "index for this model is not built yet" in out[-1]
+
+
+def test_cli_explain_of_a_missing_file_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _cli(["explain", str(tmp_path / "nothing.png")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "nothing.png" in err[0]

@@ -9,12 +9,12 @@ name, so the recipe benchmark can compare them with today's default (docs/RECIPE
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
-
-import keras
-from keras import layers
+from typing import TYPE_CHECKING, Callable
 
 from mnist_cnn.config import IMAGE_SIZE, NUM_CLASSES
+
+if TYPE_CHECKING:
+    import keras
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 FIRST_CONV = "conv1"
@@ -46,6 +46,9 @@ class ArchSpec:
 
 def build_seed_model() -> keras.Model:
     """The tutorial's network: one conv layer, 63,050 parameters, RMSprop."""
+    import keras
+    from keras import layers
+
     model = keras.Sequential(
         [
             keras.Input(shape=INPUT_SHAPE),
@@ -65,6 +68,8 @@ def build_seed_model() -> keras.Model:
 
 
 def _conv_bn(x, filters: int, kernel: int, name: str, strides: int = 1, padding: str = "same"):
+    from keras import layers
+
     x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=name)(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
@@ -79,6 +84,9 @@ def build_improved_model(steps_per_epoch: int = 235, epochs: int | None = None,
     the run's length, so train.py builds it with the real number of steps; `spec` gives the
     recipe's schedule and loss (the default architecture's when None).
     """
+    import keras
+    from keras import layers
+
     inputs = keras.Input(shape=INPUT_SHAPE)
     x = layers.Conv2D(32, 3, padding="same", name=FIRST_CONV)(inputs)
     x = layers.Activation("relu", name="relu1")(x)

@@ -154,3 +154,23 @@ def test_missing_mnist_is_explained_and_drawing_still_works(monkeypatch, tmp_pat
     at.session_state["tab"] = "Draw"
     at.run()
     assert [m.value for m in at.metric if m.label == "Prediction"] == ["—"]
+
+
+DRAW_ONLY = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=120)
+at.run()
+assert not at.exception, [e.message for e in at.exception]
+print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+"""
+
+
+def test_the_draw_tab_and_sidebar_never_wait_for_tensorflow():
+    """A first visit (Draw tab, sidebar) imports no TensorFlow: the page is up in a second, not ten."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", DRAW_ONLY, APP], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

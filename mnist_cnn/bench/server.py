@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,9 @@ LATENCY_JS = """() => {
   lat.value = read();
 }"""
 ANSWERED_JS = "() => window.__lat.value && window.__lat.value !== '—' && window.__lat.changed > window.__lat.up"
-STROKE_TIMEOUT_MS = 15_000  # a stroke with no answer by then counts as unanswered
+STROKE_TIMEOUT_MS = 15_000
+RUN_ENDED = re.compile(r"^(Trained |Training failed)")  # the sidebar's message when the run ends
+RUN_TIMEOUT_MS = 30 * 60_000  # a stroke with no answer by then counts as unanswered
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def bench_while_training(sizes: Sizes) -> list[str]:
                 with browser.browser_page(p) as trainer:
                     start_retrain(trainer, url)
                     busy, busy_ok, missed = stroke_latencies(drawer, canvas, sizes.strokes, seed=1)
-                    trainer.get_by_text("test accuracy").first.wait_for(timeout=30 * 60_000)
+                    trainer.get_by_text(RUN_ENDED).first.wait_for(timeout=RUN_TIMEOUT_MS)
         trained = sorted(Path(home, "models").glob("improved-*.keras"))
         meta = store.read_meta(trained[-1])
         in_app = meta["train_images"] * meta["epochs"] / meta["train_seconds"]

@@ -36,6 +36,16 @@ def cached_sweep(path: str, model_id: str, image: np.ndarray, change: explain.Ch
     return explain.sweep(classifier_for(path, model_id), image, change, name)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_attribution(path: str, model_id: str, image: np.ndarray, against: str) -> np.ndarray:
+    return explain.attribution(classifier_for(path, model_id), image, against)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_deletion(path: str, model_id: str, image: np.ndarray, against: str) -> dict[str, np.ndarray]:
+    return explain.deletion_curves(classifier_for(path, model_id), image[None], against=against)
+
+
 def current_image() -> tuple[np.ndarray | None, str]:
     """The drawing, or the chosen test digit while the canvas is blank."""
     drawing = st.session_state.get("drawing")
@@ -84,7 +94,7 @@ def strokes_section(clf: Classifier, image: np.ndarray, digit: int, runner_up: i
     against = st.radio("Red pushes towards the answer; blue towards", list(names), format_func=names.get,
                        horizontal=True, key="why_against")
     other = "the other digits" if against == explain.AGAINST_OTHERS else str(runner_up)
-    attr = explain.attribution(clf, image, against)
+    attr = cached_attribution(str(clf.path), clf.model_id, image, against)
     overlay, limit = plots.attribution_overlay(image, attr)
     left, right = st.columns([2, 3], gap="large")
     with left:
@@ -95,7 +105,7 @@ def strokes_section(clf: Classifier, image: np.ndarray, digit: int, runner_up: i
                    f"above its score for {other}, on the way from a blank canvas to the drawing. "
                    "The check that the map is not decoration: deleting the reddest ink first should make the "
                    "network lose confidence faster than deleting ink at random, or the brightest ink first.")
-        curves = explain.deletion_curves(clf, image[None], against=against)
+        curves = cached_deletion(str(clf.path), clf.model_id, image, against)
         st.altair_chart(plots.deletion_chart(curves, explain.DELETION_FRACTIONS), width="stretch")
 
 
@@ -159,6 +169,7 @@ def reset_changes() -> None:
     st.session_state[ERASE_SIDE_KEY] = explain.Change().erase_side
 
 
+@st.fragment  # moving a slider reruns only this section
 def change_section(clf: Classifier, image: np.ndarray) -> None:
     st.subheader("What would change it")
     st.caption("Move a slider to edit the drawing; each chart shows every digit's probability along "

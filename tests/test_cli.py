@@ -30,6 +30,8 @@ def test_train_evaluate_predict(tmp_path, mnist):
     assert r.returncode == 0, r.stderr[-2000:]
     assert out.is_file() and (tmp_path / "tiny.json").is_file()
     assert "epoch 1/1" in r.stderr
+    noise = [line for line in r.stderr.splitlines() if line.strip() and "epoch 1/1" not in line]
+    assert not noise, noise  # progress only: TensorFlow's start-up chatter is kept quiet
     assert re.search(r"test accuracy [\d.]+%.* for 1 epoch; saved ", r.stdout), r.stdout
 
     r = run_cli("evaluate", "--model", str(out))
@@ -90,13 +92,6 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path):
         assert len(lines) == 1, (args, r.stderr)  # the whole of stderr: no usage text, no traceback
         assert says in lines[0], (args, r.stderr)
         assert "Errno" not in lines[0] and "upload" not in lines[0], (args, r.stderr)
-
-
-@pytest.mark.mnist
-def test_too_small_limit_is_one_line(mnist):
-    r = run_cli("train", "--limit", "5")
-    assert r.returncode == 2 and r.stderr.splitlines() == [r.stderr.strip()]
-    assert "smaller than one batch" in r.stderr
 
 
 def test_missing_data_is_explained(tmp_path):

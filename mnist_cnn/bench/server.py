@@ -42,7 +42,7 @@ LATENCY_JS = """() => {
 }"""
 ANSWERED_JS = "() => window.__lat.value && window.__lat.value !== '—' && window.__lat.changed > window.__lat.up"
 STROKE_TIMEOUT_MS = 15_000
-RUN_ENDED = re.compile(r"^(Trained |Training failed)")  # the sidebar's message when the run ends
+RUN_ENDED = re.compile(r"^(Trained [\w-]+: test accuracy|Training failed)")  # the sidebar's message when the run ends
 RUN_TIMEOUT_MS = 30 * 60_000  # a stroke with no answer by then counts as unanswered
 
 

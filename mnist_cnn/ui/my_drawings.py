@@ -81,13 +81,13 @@ def drawing_tile(d: Drawing, mine: bool) -> None:
 
 
 def gallery(drawings: DrawingStore, session: str | None) -> None:
-    f1, f2 = st.columns([1, 2])
+    f1, f2, f3 = st.columns([1, 2, 1], vertical_alignment="bottom")
     label = f1.selectbox("Digit", ["any", *range(NUM_CLASSES)], key="my_label")
     wrong = f2.toggle("Only the ones the model got wrong when saved", key="my_wrong")
     label = None if label == "any" else label
     total = drawings.count(label=label, wrong_only=wrong, session=session)
     pages = max(1, -(-total // GALLERY_PAGE))
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"my_page_{label}_{wrong}_{session}")
+    page = f3.number_input(f"Page (of {pages})", 1, pages, 1, key=f"my_page_{label}_{wrong}_{session}")
     shown = drawings.list(label=label, wrong_only=wrong, session=session, limit=GALLERY_PAGE,
                           offset=(page - 1) * GALLERY_PAGE)
     st.caption(f"{plural(total, 'drawing')} match, newest first. :blue[blue: the digit it is] · "

@@ -27,8 +27,9 @@ def test_short_run_learns_and_reports_progress():
 
 
 def test_improved_recipe_learns_with_augmentation():
-    result = train("improved", epochs=1, limit=1024, batch_size=128, seed=0)
-    assert result.test_accuracy > 0.4  # eight augmented batches already learn: chance is 0.10 (0.62 measured)
+    result = train("improved", epochs=1, limit=2048, batch_size=128, seed=0)
+    # 16 augmented batches already learn: 0.74-0.78 measured over four seeds, chance is 0.10.
+    assert result.test_accuracy > 0.6
     assert result.history["val_loss"][-1] == pytest.approx(result.test_loss, rel=1e-3)
     assert result.model.count_params() == 162_378
 

@@ -133,7 +133,8 @@ def sections(quick: bool):
     sizes = QUICK if quick else FULL
     return [
         ("Why this digit: attribution maps",
-         f"Integrated gradients (16 steps, NumPy forward and backward pass) on {sizes.deletion_digits} test digits. "
+         f"Integrated gradients ({explain.ATTRIBUTION_STEPS} steps, NumPy forward and backward pass) on "
+         f"{sizes.deletion_digits} test digits. "
          "Goal: ≤ 60 ms per drawing, and deleting the most-attributed ink first lowers the prediction clearly "
          "faster than deleting the same share at random and than deleting the brightest ink first (AUC: area "
          "under the deletion curve, lower is more faithful).",

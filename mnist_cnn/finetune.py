@@ -47,15 +47,19 @@ MIN_DRAWINGS = 1
 
 def _frozen_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers a fine-tune leaves alone: every layer before the last convolution (the
-    general-purpose stroke detectors MNIST taught), and every batch-norm layer, which keeps the
-    statistics it learned on MNIST (Keras 3 runs a non-trainable BatchNormalization in
-    inference mode)."""
+    general-purpose stroke detectors MNIST taught; a network's only convolution too, as in the
+    seed model), and every batch-norm layer, which keeps the statistics it learned on MNIST
+    (Keras 3 runs a non-trainable BatchNormalization in inference mode).
+
+    Measured on 500 style drawings: the improved model training every layer lost 0.15-0.2 pt of
+    MNIST accuracy, only its last convolution and classifier 0.03-0.06 pt; the seed model
+    training everything lost 0.12 pt, its classifier alone 0.09 pt."""
     import keras
 
     convs = [i for i, layer in enumerate(model.layers) if isinstance(layer, keras.layers.Conv2D)]
-    last_conv = convs[-1] if convs else 0
+    first_learning = convs[-1] + (len(convs) == 1) if convs else 0
     return [layer for i, layer in enumerate(model.layers)
-            if i < last_conv or isinstance(layer, keras.layers.BatchNormalization)]
+            if i < first_learning or isinstance(layer, keras.layers.BatchNormalization)]
 
 
 def _compile(model: keras.Model, total_steps: int) -> None:

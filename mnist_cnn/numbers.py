@@ -23,10 +23,15 @@ from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, NOT_ONE_DIGIT, default_gate
 from mnist_cnn.preprocess import ink_from_rgba, normalize_ink
 
 SMALL_ALONE_COST = 4.0  # log-score cost of reading a small bit (a flag, a broken-off end) as a digit
-GATE_WEIGHT = 1.0  # how much the gate's "one whole digit" probability counts in choosing a split
-WIDE_PENALTY = 2.0  # log-score cost per digit height of width beyond WIDE_FROM
+GATE_WEIGHT = 1.0
+# In a number, a piece is called "not a digit" only when the gate thinks so more likely than not:
+# the person said they are writing digits, and a ? in the middle of a number costs more than a
+# missed letter. (One-digit mode uses the gate's own, lower threshold.)
+NUMBER_FLAG_AT = 0.5  # how much the gate's "one whole digit" probability counts in choosing a split
+WIDE_PENALTY = 3.0  # log-score cost per digit height of width beyond WIDE_FROM
 WIDE_FROM = 0.9
-CUT_COST = 1.0  # log-score cost of cutting through a stroke: a confident whole beats two pieces
+CUT_COST = 0.5  # log-score cost of cutting through a stroke: a confident whole beats two pieces
+LETTER_MAX_WIDTH = 1.5  # wider strokes are taken for digits run together, never for one letter
 USE_DEFAULT_GATE = object()
 
 
@@ -113,22 +118,24 @@ def _best_split(n: int, spans: list[tuple[int, int]], scores: list[float]) -> li
     return chosen[::-1]
 
 
-def _strokes_not_digits(lay: segment.Layout, spans: list[tuple[int, int]], gate_probs: np.ndarray, gate) -> set[int]:
-    """Strokes that, whole, the gate takes for a letter or a shape rather than for digits run
-    together: they are not cut into digit-like pieces (a W is not three 1s)."""
+def _strokes_not_digits(lay: segment.Layout, gate) -> set[int]:
+    """Strokes that were cut but, whole, look to the gate like a letter or a shape rather than
+    like digits run together: they are not cut into digit-like pieces (a W is not three 1s)."""
     if gate is None:
         return set()
-    index = {s: k for k, s in enumerate(spans)}
-    out = set()
+    wholes = {}
     for stroke in set(lay.strokes):
         atoms = [i for i, s in enumerate(lay.strokes) if s == stroke]
-        span = (atoms[0], atoms[-1] + 1)
-        k = index.get(span)
-        if len(atoms) > 1 and len(atoms) == span[1] - span[0] and k is not None:
-            p = gate_probs[k]
-            if gate.flags(p[NOT_DIGIT]) and p[NOT_DIGIT] > p[NOT_ONE_DIGIT]:
-                out.add(stroke)
-    return out
+        width = segment.span_box(lay, (atoms[0], atoms[-1] + 1)).width
+        if 1 < len(atoms) == atoms[-1] + 1 - atoms[0] and width <= LETTER_MAX_WIDTH * lay.digit_height:
+            image = normalize_ink(segment.span_ink(lay, (atoms[0], atoms[-1] + 1)))
+            if image is not None:
+                wholes[stroke] = image
+    if not wholes:
+        return set()
+    probs = gate.probs(np.stack(list(wholes.values())))
+    return {stroke for stroke, p in zip(wholes, probs)
+            if gate.flags(p[NOT_DIGIT]) and p[NOT_DIGIT] > max(p[NOT_ONE_DIGIT], NUMBER_FLAG_AT)}
 
 
 def _cuts_into(lay: segment.Layout, span: tuple[int, int], strokes: set[int]) -> bool:
@@ -151,7 +158,12 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
     if lay is None:
         return NumberReading([])
     gate = _resolve_gate(gate)
+    whole = _strokes_not_digits(lay, gate)
     spans = segment.spans(lay)
+    for stroke in whole:  # such a stroke is read whole, however wide
+        atoms = [i for i, s in enumerate(lay.strokes) if s == stroke]
+        if (atoms[0], atoms[-1] + 1) not in spans:
+            spans.append((atoms[0], atoms[-1] + 1))
     images = [normalize_ink(segment.span_ink(lay, span)) for span in spans]
     usable = [k for k, image in enumerate(images) if image is not None]  # faint specks have none
     if not usable:
@@ -166,7 +178,6 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
     scores = [float(np.log(probs[k].max() + 1e-6) + GATE_WEIGHT * np.log(gate_probs[k, DIGIT] + 1e-6))
               - CUT_COST * lay.is_cut(s[0]) - _width_cost(segment.span_box(lay, s), lay.digit_height)
               - SMALL_ALONE_COST * (s[1] - s[0] == 1 and lay.is_small(s[0])) for k, s in enumerate(spans)]
-    whole = _strokes_not_digits(lay, spans, gate_probs, gate)
     for k, s in enumerate(spans):
         if _cuts_into(lay, s, whole):
             scores[k] = -np.inf
@@ -177,7 +188,7 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
     for k in chosen[: MAX_NUMBER_DIGITS * 2]:
         score = float(gate_probs[k, NOT_DIGIT])
         readings.append(DigitReading(images[k], probs[k], segment.span_box(lay, spans[k]), score,
-                                     is_digit=gate is None or not gate.flags(score)))
+                                     is_digit=gate is None or not (gate.flags(score) and score > NUMBER_FLAG_AT)))
     return NumberReading(readings)
 
 

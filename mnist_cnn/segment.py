@@ -18,9 +18,13 @@ from scipy import ndimage
 from mnist_cnn.preprocess import INK_THRESHOLD, MIN_INK
 
 SPECK_FRACTION = 0.02  # strokes with less ink than this share of the largest are specks (taps, noise)
-CUT_MIN_WIDTH = 0.55  # strokes wider than this many digit heights may be touching digits
+CUT_MIN_WIDTH = 0.75  # strokes wider than this many digit heights may be touching digits
 MIN_PIECE = 0.18  # no slice narrower than this many digit heights
 SLICE_WIDTH = 0.22  # at most one cut per this many digit heights of width
+CRUMB = 0.1  # a slice with less ink than a square this many digit heights wide is a crumb, not a piece
+PATH_REACH = 0.25  # a cut may wander this many digit heights left or right of its column
+TYPICAL_WIDTH = 0.6  # a digit's usual width in digit heights, to guess where touching digits meet
+BOUNDARY_REACH = 0.12  # how far from a guessed meeting point (in digit heights) to look for the thinnest column
 MAX_ATOMS_PER_DIGIT = 4
 MAX_DIGIT_WIDTH = 1.25  # a digit is at most this many digit heights wide
 MAX_JOIN_GAP = 0.12  # strokes further apart than this many digit heights are never one digit
@@ -100,6 +104,15 @@ def cut_columns(profile: np.ndarray, digit_height: float) -> list[int]:
     inner = np.arange(min_piece, width - min_piece)
     left, right = smooth[inner - 1], smooth[inner + 1]
     minima = inner[(smooth[inner] <= left) & (smooth[inner] <= right)]
+    # Also the thinnest column near where k equal-width digits would meet, for every plausible k.
+    reach = max(1, int(BOUNDARY_REACH * digit_height))
+    for k in range(2, max(2, round(width / (TYPICAL_WIDTH * digit_height))) + 1):
+        for b in range(1, k):
+            lo = max(min_piece, b * width // k - reach)
+            hi = min(width - min_piece, b * width // k + reach)
+            if lo < hi:
+                minima = np.append(minima, lo + int(np.argmin(smooth[lo:hi])))
+    minima = np.unique(minima)
     chosen: list[int] = []
     for col in minima[np.argsort(smooth[minima], kind="stable")]:
         if all(abs(col - c) >= min_piece for c in chosen):
@@ -112,19 +125,58 @@ def cut_columns(profile: np.ndarray, digit_height: float) -> list[int]:
 Piece = tuple[np.ndarray, Box, Box, int]
 
 
+def cut_path(own: np.ndarray, column: int, reach: int) -> np.ndarray:
+    """The top-to-bottom path through the least ink that stays within `reach` of a column and
+    moves at most one pixel sideways per row: slanted digits that touch meet along a slanted
+    line, which a straight vertical cut would not follow. Returns the path's x for every row."""
+    height, width = own.shape
+    lo, hi = max(0, column - reach), min(width, column + reach + 1)
+    cost = own[:, lo:hi].astype(np.float64) + 1e-3 * np.abs(np.arange(lo, hi) - column)  # straight when free
+    total = cost[0].copy()
+    moves = np.zeros(cost.shape, dtype=np.int8)
+    for y in range(1, height):
+        left = np.concatenate([[np.inf], total[:-1]])
+        right = np.concatenate([total[1:], [np.inf]])
+        options = np.stack([left, total, right])
+        moves[y] = np.argmin(options, axis=0) - 1
+        total = options.min(axis=0) + cost[y]
+    path = np.empty(height, dtype=np.int64)
+    path[-1] = int(np.argmin(total))
+    for y in range(height - 1, 0, -1):
+        path[y - 1] = path[y] + moves[y, path[y]]
+    return path + lo
+
+
+def _merge_crumbs(own: np.ndarray, slice_of: np.ndarray, n: int, digit_height: float) -> np.ndarray:
+    """Give slices with hardly any ink (a path grazing a stroke's edge) to their left neighbour."""
+    counts = np.bincount(slice_of[own], minlength=n)
+    target = np.arange(n)
+    for i in range(n):
+        if counts[i] < (CRUMB * digit_height) ** 2:
+            target[i] = target[i - 1] if i > 0 else next((j for j in range(1, n) if counts[j]), 0)
+    return target[slice_of]
+
+
 def _slice_wide_strokes(labels: np.ndarray, boxes: list[Box], digit_height: float) -> list[Piece]:
     """Every stroke as (its pixels within the stroke's box, the stroke's box, the piece's own
-    box, the stroke's number); wide strokes come as several vertical slices."""
+    box, the stroke's number); wide strokes come as several slices, cut along least-ink paths."""
     pieces = []
+    reach = max(1, int(PATH_REACH * digit_height))
     for k, box in enumerate(boxes, start=1):
         own = labels[box.y0 : box.y1, box.x0 : box.x1] == k
         cuts = cut_columns(own.sum(axis=0), digit_height) if box.width > CUT_MIN_WIDTH * digit_height else []
-        for a, b in zip([0, *cuts], [*cuts, box.width]):
-            part = np.zeros_like(own)
-            part[:, a:b] = own[:, a:b]
-            rows = np.flatnonzero(part.any(axis=1))
+        paths = [cut_path(own, c, reach) for c in cuts]
+        for i in range(1, len(paths)):  # paths never cross
+            paths[i] = np.maximum(paths[i], paths[i - 1] + 1)
+        cols = np.arange(box.width)[None, :]
+        slice_of = sum((cols >= p[:, None]).astype(np.int64) for p in paths) if paths else np.zeros(own.shape, np.int64)
+        slice_of = _merge_crumbs(own, slice_of, len(paths) + 1, digit_height)
+        for i in range(len(paths) + 1):
+            part = own & (slice_of == i)
+            rows, xs = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
             if rows.size:
-                piece = Box(box.x0 + a, box.x0 + b, box.y0 + int(rows[0]), box.y0 + int(rows[-1]) + 1)
+                piece = Box(box.x0 + int(xs[0]), box.x0 + int(xs[-1]) + 1,
+                            box.y0 + int(rows[0]), box.y0 + int(rows[-1]) + 1)
                 pieces.append((part, box, piece, k))
     return pieces
 

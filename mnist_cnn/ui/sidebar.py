@@ -15,6 +15,9 @@ from mnist_cnn.inference import Classifier
 from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id
 
 POLL_RUNNING_S, POLL_IDLE_S = 1.0, 10.0  # idle sessions still notice a run started elsewhere
+# Charts are redrawn less often than the progress bar: redrawing two Vega charts every second in
+# every open page would slow each visitor's own drawing while a run goes on.
+CURVES_POLL_S = 5.0
 CURVE_HEIGHT = 160
 TRAIN_CHOICES = ("MNIST from scratch", "Fine-tune on my drawings")
 FINETUNE_EPOCHS = (1, 10)
@@ -165,6 +168,13 @@ def _progress(state: jobs_mod.JobState) -> None:
         st.rerun(scope="fragment")
 
 
+def training_curves() -> None:
+    """Metrics and curves of the current (or last) run, refreshed every few seconds."""
+    state = training_jobs().snapshot()
+    if state.status != jobs_mod.IDLE:
+        _metrics(state)
+
+
 def _metrics(state: jobs_mod.JobState) -> None:
     p = state.latest
     if p:
@@ -198,7 +208,6 @@ def training_status() -> None:
         st.info(state.message)
     else:
         st.error(state.message)
-    _metrics(state)
 
 
 def render(clf: Classifier) -> None:
@@ -207,3 +216,5 @@ def render(clf: Classifier) -> None:
         retrain_controls(clf)
         poll = POLL_RUNNING_S if training_jobs().snapshot().running else POLL_IDLE_S
         st.fragment(run_every=poll)(training_status)()
+        running = training_jobs().snapshot().running
+        st.fragment(run_every=CURVES_POLL_S if running else None)(training_curves)()

@@ -1,4 +1,5 @@
-"""Command line: python -m mnist_cnn {train,evaluate,predict,bench,drawings,finetune}.
+"""Command line: python -m mnist_cnn {train,evaluate,predict,bench}, plus the commands that
+cli_drawings (drawings, finetune) and cli_explain (explain, index) register.
 
 Every expected failure (bad arguments, missing data, unreadable files) ends in one line on
 stderr and a non-zero exit code, never a traceback. Parsing imports nothing heavy, so `--help`
@@ -159,9 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.set_defaults(func=cmd_bench)
 
-    from mnist_cnn import cli_drawings
+    from mnist_cnn import cli_drawings, cli_explain
 
     cli_drawings.register(sub)
+    cli_explain.register(sub)
     return parser
 
 

@@ -14,6 +14,8 @@ from mnist_cnn.strokes import DIGITS, place_glyphs  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 NOT_A_DIGIT = "This does not look like a digit"
+SETTLE_MS = 1000  # the canvas component mounts after the mode switch; strokes before that are lost
+FIRST_STROKE_MS = 5000
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +36,15 @@ def page(app_url, request):
             page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
 
 
-def write(page, canvas, glyphs, size, seed: int, **placement) -> None:
-    """Write glyphs with the mouse, one mouse stroke per pen stroke, as a person would."""
-    for stroke in place_glyphs(glyphs, size, np.random.default_rng(seed), **placement):
+def draw_strokes(page, canvas, strokes, size) -> None:
+    """One mouse stroke per pen stroke (canvas pixel coordinates), as a person would."""
+    for stroke in strokes:
         browser.draw(page, canvas, [(x / size[0], y / size[1]) for x, y in stroke[::2]])
+
+
+def write(page, canvas, glyphs, size, seed: int, **placement) -> None:
+    """Write glyphs with the mouse."""
+    draw_strokes(page, canvas, place_glyphs(glyphs, size, np.random.default_rng(seed), **placement), size)
 
 
 def choose_mode(page, label: str):
@@ -50,8 +57,18 @@ def test_write_a_number_then_a_letter(page, app_url):
     canvas = page.locator("canvas").last
     playwright_sync.expect(canvas).to_have_attribute("width", str(NUMBER_CANVAS[0]), timeout=browser.UI_TIMEOUT_MS)
     playwright_sync.expect(browser.prediction_value(page)).to_have_text("—", timeout=browser.UI_TIMEOUT_MS)
+    playwright_sync.expect(page.get_by_text("Write a number of up to")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    page.wait_for_timeout(SETTLE_MS)
 
-    write(page, canvas, [DIGITS[2][0], DIGITS[0][0], DIGITS[2][0], DIGITS[6][0]], NUMBER_CANVAS, seed=1)
+    strokes = place_glyphs([DIGITS[2][0], DIGITS[0][0], DIGITS[2][0], DIGITS[6][0]], NUMBER_CANVAS,
+                           np.random.default_rng(1))  # one stroke per digit
+    draw_strokes(page, canvas, strokes[:1], NUMBER_CANVAS)
+    try:
+        playwright_sync.expect(browser.prediction_value(page)).to_have_text("2", timeout=FIRST_STROKE_MS)
+    except AssertionError:  # the canvas mounted late and dropped the stroke: a person would draw it again
+        draw_strokes(page, canvas, strokes[:1], NUMBER_CANVAS)
+        playwright_sync.expect(browser.prediction_value(page)).to_have_text("2", timeout=browser.UI_TIMEOUT_MS)
+    draw_strokes(page, canvas, strokes[1:], NUMBER_CANVAS)
     playwright_sync.expect(browser.prediction_value(page)).to_have_text("2026", timeout=browser.UI_TIMEOUT_MS)
     playwright_sync.expect(page.get_by_text("28×28 input")).to_have_count(4)
 

@@ -248,13 +248,22 @@ class DrawingStore:
         if version > SCHEMA_VERSION:
             raise DrawingsError(f"{self.path} was written by a newer version of MNIST Draw (schema {version}, "
                                 f"this one knows {SCHEMA_VERSION}); update the app to use it.")
-        if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            con.execute("PRAGMA journal_mode = WAL")  # persistent: every later connection uses WAL
-        with _transaction(con):
-            version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
-            for number in range(version + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[number - 1](con)
-                con.execute(f"PRAGMA user_version = {number}")
+        with self._file_lock():  # processes creating or migrating the file at once take turns
+            if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                con.execute("PRAGMA journal_mode = WAL")  # persistent: every later connection uses WAL
+            with _transaction(con):
+                version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
+                for number in range(version + 1, SCHEMA_VERSION + 1):
+                    MIGRATIONS[number - 1](con)
+                    con.execute(f"PRAGMA user_version = {number}")
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """An exclusive lock beside the database (drawings.sqlite3.lock), for the rare moments no
+        other process may touch the file: creating, migrating, moving it aside."""
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -285,9 +294,7 @@ class DrawingStore:
     def _move_aside(self, reason: str) -> None:
         """Rename the broken database (and its WAL files) out of the way, under a lock file so
         two processes that both noticed never move a fresh database aside."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self._file_lock():
             if not self._still_broken():
                 return
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")

@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 EXIT_ERROR = 2
 STRONG = 0.25  # share of the largest |attribution| above which a pixel gets + or -
@@ -25,6 +28,8 @@ def _fail(message: str) -> None:
 
 def attribution_text(image: np.ndarray, attr: np.ndarray) -> list[str]:
     """28 lines of 28 characters: + and - for strong attribution, . for other ink, space for none."""
+    import numpy as np
+
     limit = max(float(np.abs(attr).max()), 1e-12)
     chars = np.full(attr.shape, " ")
     chars[image > 0] = "."

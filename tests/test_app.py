@@ -42,6 +42,7 @@ def test_draw_tab_invites_drawing_and_names_the_model():
     assert at.slider(key="stroke_width").value > 0
 
 
+@pytest.mark.mnist
 def test_gallery_shows_mistakes_and_respects_filters():
     at = run_app("Misclassified")
     labels = [m.label for m in at.metric]
@@ -70,6 +71,7 @@ def test_gallery_shows_mistakes_and_respects_filters():
     assert "Confusion matrix" in texts(at)
 
 
+@pytest.mark.mnist
 def test_gallery_pages_through_all_mistakes():
     at = run_app("Misclassified")
     page_input = [n for n in at.number_input if n.label.startswith("Page")][0]
@@ -81,6 +83,7 @@ def test_gallery_pages_through_all_mistakes():
     assert last and last != first
 
 
+@pytest.mark.mnist
 def test_filters_tab_shows_32_kernels_and_feature_maps():
     at = run_app("Filters")
     assert sum(len(i.proto.imgs) for i in images(at)) == 6  # colour bar, filter sheet, input, map sheet, 2 patch sheets
@@ -99,6 +102,7 @@ def wait_for_training(at: AppTest, timeout: float = 300) -> AppTest:
     raise AssertionError("training did not end in time")
 
 
+@pytest.mark.mnist
 def test_retrain_asks_before_using_a_worse_model_and_cancel_keeps_it(monkeypatch):
     monkeypatch.setenv("MNIST_DRAW_TRAIN_LIMIT", "1500")
     at = run_app("Draw")

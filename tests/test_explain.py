@@ -103,6 +103,7 @@ def test_attribution_rejects_a_wrong_shape(improved_clf):
 
 # ---------- neighbours and the map ----------
 
+@pytest.mark.mnist
 def test_index_is_cached_on_disk_by_model_id(index, index_home, improved_clf):
     name = feature_index.index_name(improved_clf.model_id, INDEX_LIMIT)
     assert (index_home / "index" / f"{name}.npz").is_file()
@@ -256,6 +257,7 @@ def test_why_tab_explains_the_drawing(index, test_images):
     assert any("Flips" in c.value for c in at.caption)
 
 
+@pytest.mark.mnist
 def test_why_tab_without_a_drawing_offers_a_test_digit(index):
     from streamlit.testing.v1 import AppTest
 

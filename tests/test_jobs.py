@@ -29,6 +29,7 @@ def first_progress(run: TrainingJobs):
     wait_for(lambda: run.snapshot().latest is not None, what="the worker's first progress report")
 
 
+@pytest.mark.mnist
 def test_a_run_trains_in_its_own_process_and_reports_progress():
     run = TrainingJobs()
     assert run.start(**QUICK, started_by="me")
@@ -60,6 +61,7 @@ def test_a_model_at_least_as_accurate_becomes_current_by_itself(tmp_path):
         store.restore_shipped()
 
 
+@pytest.mark.mnist
 def test_cancel_ends_the_worker_within_two_seconds():
     run = TrainingJobs()
     run.start(**LONG)
@@ -75,6 +77,7 @@ def test_cancel_ends_the_worker_within_two_seconds():
     assert not list(store.user_models_dir().glob("*.keras")) if store.user_models_dir().is_dir() else True
 
 
+@pytest.mark.mnist
 def test_a_killed_worker_is_a_failed_run_and_the_model_stays():
     run = TrainingJobs()
     run.start(**LONG)
@@ -104,13 +107,17 @@ import sys, time
 from mnist_cnn.jobs import TrainingJobs
 run = TrainingJobs()
 run.start("seed", 20, 100, limit=30000)
+deadline = time.monotonic() + 300
 while run.snapshot().latest is None:
+    if run.snapshot().status != "running" or time.monotonic() > deadline:
+        sys.exit(run.snapshot().message or "no progress")
     time.sleep(0.05)
 print(run.worker_pid, flush=True)
 time.sleep(600)
 """
 
 
+@pytest.mark.mnist
 def test_a_server_stopped_mid_run_leaves_nothing_and_a_restart_says_so(tmp_path):
     import subprocess
     import sys
@@ -118,7 +125,9 @@ def test_a_server_stopped_mid_run_leaves_nothing_and_a_restart_says_so(tmp_path)
 
     server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-    worker_pid = int(server.stdout.readline())
+    line = server.stdout.readline()
+    assert line.strip().isdigit(), f"the server script did not start a run: {server.communicate()}"
+    worker_pid = int(line)
     server.kill()  # the server dies without warning, mid-run
     server.wait()
     wait_for(lambda: not os.path.exists(f"/proc/{worker_pid}"), timeout=10, what="the orphaned worker to exit")
@@ -143,12 +152,14 @@ def test_estimate_scales_with_the_work(images):
     assert estimate_seconds("improved", 24, images) == pytest.approx(2 * estimate_seconds("improved", 12, images))
 
 
+@pytest.mark.mnist
 def test_a_finetune_on_saved_drawings_runs_through_the_same_worker(user_home):
     from mnist_cnn.drawings import DrawingStore, NewDrawing, png_bytes
     from mnist_cnn.style import style_inputs
 
     images, labels, canvases = style_inputs(60, seed=3)
-    DrawingStore().add_many([NewDrawing(images[i], int(labels[i]), png_bytes(canvases[i]), "writer") for i in range(60)])
+    drawings = [NewDrawing(images[i], int(labels[i]), png_bytes(canvases[i]), "writer") for i in range(60)]
+    DrawingStore().add_many(drawings)
     run = TrainingJobs()
     assert run.start("seed", 1, 100, limit=1000, kind="finetune", base_path=store.shipped_model_path("seed"),
                      started_by="writer")

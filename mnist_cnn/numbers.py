@@ -30,7 +30,7 @@ GATE_WEIGHT = 1.0
 NUMBER_FLAG_AT = 0.5  # how much the gate's "one whole digit" probability counts in choosing a split
 WIDE_PENALTY = 3.0  # log-score cost per digit height of width beyond WIDE_FROM
 WIDE_FROM = 0.9
-CUT_COST = 0.5  # log-score cost of cutting through a stroke: a confident whole beats two pieces
+CUT_COST = 1.0  # log-score cost of cutting through a stroke: a confident whole beats two pieces
 LETTER_MAX_WIDTH = 1.5  # wider strokes are taken for digits run together, never for one letter
 USE_DEFAULT_GATE = object()
 

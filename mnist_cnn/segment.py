@@ -18,7 +18,7 @@ from scipy import ndimage
 from mnist_cnn.preprocess import INK_THRESHOLD, MIN_INK
 
 SPECK_FRACTION = 0.02  # strokes with less ink than this share of the largest are specks (taps, noise)
-CUT_MIN_WIDTH = 0.75  # strokes wider than this many digit heights may be touching digits
+CUT_MIN_WIDTH = 0.95  # strokes wider than this many digit heights may be touching digits
 MIN_PIECE = 0.18  # no slice narrower than this many digit heights
 SLICE_WIDTH = 0.22  # at most one cut per this many digit heights of width
 CRUMB = 0.1  # a slice with less ink than a square this many digit heights wide is a crumb, not a piece

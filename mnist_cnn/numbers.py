@@ -30,6 +30,8 @@ GATE_WEIGHT = 1.0
 NUMBER_FLAG_AT = 0.5  # how much the gate's "one whole digit" probability counts in choosing a split
 WIDE_PENALTY = 3.0  # log-score cost per digit height of width beyond WIDE_FROM
 WIDE_FROM = 0.9
+OVERLAP_COST = 4.0  # log-score cost of two neighbouring digits one above the other
+FREE_OVERLAP = 0.35  # share of the narrower digit's width neighbours may overlap at no cost
 CUT_COST = 1.0  # log-score cost of cutting through a stroke: a confident whole beats two pieces
 LETTER_MAX_WIDTH = 1.5  # wider strokes are taken for digits run together, never for one letter
 USE_DEFAULT_GATE = object()
@@ -98,23 +100,37 @@ def _width_cost(box: segment.Box, digit_height: float) -> float:
     return WIDE_PENALTY * max(0.0, box.width / digit_height - WIDE_FROM)
 
 
-def _best_split(n: int, spans: list[tuple[int, int]], scores: list[float]) -> list[int]:
-    """Indices of the spans that cover atoms 0..n-1 exactly once with the highest total score."""
-    best = [0.0] + [-np.inf] * n
-    back = [-1] * (n + 1)
-    ending = {}
-    for k, (_, j) in enumerate(spans):
-        ending.setdefault(j, []).append(k)
-    for j in range(1, n + 1):
-        for k in ending.get(j, []):
-            total = best[spans[k][0]] + scores[k]
-            if total > best[j]:
-                best[j], back[j] = total, k
-    chosen, j = [], n
-    while j > 0:
-        k = back[j]
-        chosen.append(k)
-        j = spans[k][0]
+def _overlap_cost(a: segment.Box, b: segment.Box) -> float:
+    """Neighbouring digits of a number written left to right hardly overlap: two pieces one above
+    the other are more likely parts of one digit."""
+    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    share = overlap / max(1, min(a.width, b.width))
+    return OVERLAP_COST * max(0.0, share - FREE_OVERLAP) / (1.0 - FREE_OVERLAP)
+
+
+def _best_split(n: int, spans: list[tuple[int, int]], scores: list[float], boxes: list[segment.Box]) -> list[int]:
+    """Indices of the spans that cover atoms 0..n-1 exactly once with the highest total score,
+    neighbours' overlap counted against it (dynamic programming over the last span)."""
+    starting: dict[int, list[int]] = {}
+    for k, (i, _) in enumerate(spans):
+        starting.setdefault(i, []).append(k)
+    best = [-np.inf] * len(spans)
+    back = [-1] * len(spans)
+    for k in sorted(range(len(spans)), key=lambda k: spans[k][0]):
+        if spans[k][0] == 0:
+            best[k] = scores[k]
+        if best[k] == -np.inf:
+            continue
+        for nxt in starting.get(spans[k][1], []):
+            total = best[k] + scores[nxt] - _overlap_cost(boxes[k], boxes[nxt])
+            if total > best[nxt]:
+                best[nxt], back[nxt] = total, k
+    ends = [k for k, (_, j) in enumerate(spans) if j == n and best[k] > -np.inf]
+    if not ends:
+        return []
+    chosen = [max(ends, key=lambda k: best[k])]
+    while back[chosen[-1]] != -1:
+        chosen.append(back[chosen[-1]])
     return chosen[::-1]
 
 
@@ -183,7 +199,8 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
             scores[k] = -np.inf
         if images[k] is None:  # a faint speck on its own is skipped; in a group it spoils nothing
             scores[k] = 0.0 if s[1] - s[0] == 1 else -np.inf
-    chosen = [k for k in _best_split(len(lay.atoms), spans, scores) if images[k] is not None]
+    boxes = [segment.span_box(lay, s) for s in spans]
+    chosen = [k for k in _best_split(len(lay.atoms), spans, scores, boxes) if images[k] is not None]
     readings = []
     for k in chosen[: MAX_NUMBER_DIGITS * 2]:
         score = float(gate_probs[k, NOT_DIGIT])

@@ -22,17 +22,20 @@ from mnist_cnn.inference import NUMPY_MAX_BATCH, load_classifier
 from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, NOT_ONE_DIGIT, default_gate
 from mnist_cnn.preprocess import ink_from_rgba, normalize_ink
 
-SMALL_ALONE_COST = 4.0  # log-score cost of reading a small bit (a flag, a broken-off end) as a digit
-GATE_WEIGHT = 1.0
-# In a number, a piece is called "not a digit" only when the gate thinks so more likely than not:
-# the person said they are writing digits, and a ? in the middle of a number costs more than a
-# missed letter. (One-digit mode uses the gate's own, lower threshold.)
-NUMBER_FLAG_AT = 0.5  # how much the gate's "one whole digit" probability counts in choosing a split
-WIDE_PENALTY = 3.0  # log-score cost per digit height of width beyond WIDE_FROM
+# The split of a drawing into digits maximises the sum of log-scores: each digit's top
+# probability times the gate's "one whole digit" probability (GATE_WEIGHT), minus these costs.
+CUT_COST = 1.0  # cutting through a stroke: a confident whole beats two pieces
+WIDE_PENALTY = 3.0  # per digit height of width beyond WIDE_FROM: digits are rarely wider than tall
 WIDE_FROM = 0.9
-OVERLAP_COST = 4.0  # log-score cost of two neighbouring digits one above the other
+OVERLAP_COST = 4.0  # two neighbouring digits one above the other (more likely parts of one digit)
 FREE_OVERLAP = 0.35  # share of the narrower digit's width neighbours may overlap at no cost
-CUT_COST = 1.0  # log-score cost of cutting through a stroke: a confident whole beats two pieces
+SMALL_ALONE_COST = 4.0  # a small bit (a flag, a broken-off end) read as a digit on its own
+GATE_WEIGHT = 1.0
+# In a number, a piece is called "not a digit" only when the gate is fairly sure of it: the
+# person said they are writing digits, and a ? in the middle of a number costs more than a
+# missed letter. (One-digit mode uses the gate's own, lower threshold.)
+NUMBER_FLAG_AT = 0.8
+LETTER_STROKE_AT = 0.5  # a cut stroke is read whole when the gate thinks it more likely a letter than not
 LETTER_MAX_WIDTH = 1.5  # wider strokes are taken for digits run together, never for one letter
 USE_DEFAULT_GATE = object()
 
@@ -151,7 +154,7 @@ def _strokes_not_digits(lay: segment.Layout, gate) -> set[int]:
         return set()
     probs = gate.probs(np.stack(list(wholes.values())))
     return {stroke for stroke, p in zip(wholes, probs)
-            if gate.flags(p[NOT_DIGIT]) and p[NOT_DIGIT] > max(p[NOT_ONE_DIGIT], NUMBER_FLAG_AT)}
+            if gate.flags(p[NOT_DIGIT]) and p[NOT_DIGIT] > max(p[NOT_ONE_DIGIT], LETTER_STROKE_AT)}
 
 
 def _cuts_into(lay: segment.Layout, span: tuple[int, int], strokes: set[int]) -> bool:

@@ -34,13 +34,14 @@ class ArchSpec:
     build: Callable[[], keras.Model]
     epochs: int
     batch_size: int
-    augment: bool
+    augment: str | None  # a name in augment.AUGMENTATIONS, or None to train on the images as they are
     description: str
     # One-cycle schedule (scheduled models only): linear warm-up over warmup_fraction of the
     # run to peak_lr, then cosine decay to 1% of it; label smoothing of the training loss.
     peak_lr: float = 3e-3
     warmup_fraction: float = 0.1
     label_smoothing: float = 0.0
+    dropout: tuple[float, float] = (0.25, 0.4)  # after conv3, and before the last Dense layer
     scheduled: bool = False  # build() takes (steps_per_epoch, epochs, spec) for its schedule
 
 
@@ -93,14 +94,14 @@ def build_improved_model(steps_per_epoch: int = 235, epochs: int | None = None,
     x = layers.MaxPooling2D(2, name="pool1")(x)  # 14x14
     x = _conv_bn(x, 64, 3, "conv2")
     x = _conv_bn(x, 64, 3, "conv3", strides=2)  # 7x7
-    x = layers.Dropout(0.25, name="dropout1")(x)
+    spec = spec or ARCHITECTURES["improved"]
+    x = layers.Dropout(spec.dropout[0], name="dropout1")(x)
     x = _conv_bn(x, 128, 3, "conv4", padding="valid")  # 5x5
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(0.4, name="dropout2")(x)
+    x = layers.Dropout(spec.dropout[1], name="dropout2")(x)
     x = layers.Dense(NUM_CLASSES, name="logits")(x)
     outputs = layers.Activation("softmax", name="softmax")(x)
     model = keras.Model(inputs, outputs, name="improved")
-    spec = spec or ARCHITECTURES["improved"]
     total = max(2, steps_per_epoch * (epochs or spec.epochs))
     warmup = max(1, round(total * spec.warmup_fraction))
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -115,12 +116,12 @@ def build_improved_model(steps_per_epoch: int = 235, epochs: int | None = None,
 ARCHITECTURES: dict[str, ArchSpec] = {
     "seed": ArchSpec(
         name="seed", title="Seed CNN (tutorial)", build=build_seed_model, epochs=3, batch_size=100,
-        augment=False, description="Conv(32, 3x3) → ReLU → MaxPool → Dropout → Dense(10); RMSprop",
+        augment=None, description="Conv(32, 3x3) → ReLU → MaxPool → Dropout → Dense(10); RMSprop",
     ),
     "improved": ArchSpec(
         name="improved", title="Improved CNN", build=build_improved_model, epochs=5, batch_size=256,
-        augment=True, peak_lr=4e-3, warmup_fraction=0.15, label_smoothing=0.1, scheduled=True,
-        description="4 conv layers with batch norm and dropout, drawing-like augmentation, "
+        augment="light", peak_lr=4e-3, warmup_fraction=0.15, scheduled=True,
+        description="4 conv layers with batch norm and dropout, light drawing-like augmentation, "
                     "Adam with a one-cycle schedule (warm-up, cosine decay)",
     ),
 }
@@ -129,7 +130,8 @@ ARCHITECTURES: dict[str, ArchSpec] = {
 # offered in the app. improved-12ep trained the shipped models/improved.keras (99.67%, 12 epochs).
 RECIPES: dict[str, ArchSpec] = {
     "improved-12ep": replace(ARCHITECTURES["improved"], name="improved-12ep", title="Improved CNN, 12-epoch recipe",
-                             epochs=12, batch_size=128, peak_lr=3e-3, warmup_fraction=0.1, label_smoothing=0.0),
+                             epochs=12, batch_size=128, augment="drawing", peak_lr=3e-3, warmup_fraction=0.1,
+                             dropout=(0.25, 0.4)),
 }
 
 

@@ -92,12 +92,19 @@ class ProgressCallback(keras.callbacks.Callback):
                            float(logs.get("val_loss", math.nan)), float(logs.get("val_accuracy", math.nan))))
 
 
-def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None) -> tf.data.Dataset:
-    """Shuffled, batched, augmented (images, one-hot labels) from uint8 images."""
+def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
+                      augment: str | None = None) -> tf.data.Dataset:
+    """Shuffled, batched, augmented (images, one-hot labels) from uint8 images.
+
+    `augment` names a setting in augment.AUGMENTATIONS (an ArchSpec's `augment`); None means the
+    default improved recipe's."""
+    from mnist_cnn.augment import AUGMENTATIONS
+
+    cfg = AUGMENTATIONS[augment or get_arch("improved").augment]
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     ds = ds.map(
-        lambda images, labels: (augment_batch(tf.cast(images, tf.float32)[..., None] / 255.0),
+        lambda images, labels: (augment_batch(tf.cast(images, tf.float32)[..., None] / 255.0, cfg),
                                 tf.one_hot(tf.cast(labels, tf.int32), 10)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )

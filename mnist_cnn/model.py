@@ -119,8 +119,8 @@ ARCHITECTURES: dict[str, ArchSpec] = {
         augment=None, description="Conv(32, 3x3) → ReLU → MaxPool → Dropout → Dense(10); RMSprop",
     ),
     "improved": ArchSpec(
-        name="improved", title="Improved CNN", build=build_improved_model, epochs=5, batch_size=256,
-        augment="light", peak_lr=4e-3, warmup_fraction=0.15, scheduled=True,
+        name="improved", title="Improved CNN", build=build_improved_model, epochs=5, batch_size=128,
+        augment="light", peak_lr=3e-3, warmup_fraction=0.15, scheduled=True,
         description="4 conv layers with batch norm and dropout, light drawing-like augmentation, "
                     "Adam with a one-cycle schedule (warm-up, cosine decay)",
     ),

@@ -148,3 +148,52 @@ def pytest_sessionfinish(session) -> None:
     """Skipped for want of data or a browser is not a pass: CI and a newcomer must notice."""
     if (MNIST.skipped or CHROMIUM.skipped) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ---------- the real app in a real browser (tests/test_e2e*.py) ----------
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def app_home(tmp_path_factory) -> Path:
+    """The user folder of the module's own app server (models, drawings, index)."""
+    return tmp_path_factory.mktemp("app_home")
+
+
+@pytest.fixture(scope="module")
+def app_env(app_home) -> dict[str, str]:
+    """The server's environment; a module overrides this fixture to add settings."""
+    return {"MNIST_DRAW_HOME": str(app_home)}
+
+
+@pytest.fixture(scope="module")
+def app_url(app_env, tmp_path_factory):
+    """`streamlit run app.py` for one test module; its log is kept beside the temporary home."""
+    from mnist_cnn import browser
+
+    log = tmp_path_factory.mktemp("app_log") / "streamlit.log"
+    with browser.running_app(env=app_env, log_path=log) as url:
+        yield url
+
+
+@pytest.fixture
+def page_size() -> tuple[int, int]:
+    return 1400, 1000
+
+
+@pytest.fixture
+def page(app_url, page_size, request):
+    """A Chromium page; a failing test leaves its screenshot in tests/artifacts/."""
+    from playwright.sync_api import sync_playwright
+
+    from mnist_cnn import browser
+
+    with sync_playwright() as p, browser.browser_page(p, *page_size) as page:
+        yield page
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / f"{request.node.name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot saved to {shot}")

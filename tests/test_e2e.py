@@ -4,35 +4,12 @@ Marked `browser` by conftest.py (every tests/test_e2e*.py is).
 """
 
 import re
-from pathlib import Path
 
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from mnist_cnn import browser  # noqa: E402
-
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("e2e_home")
-    log = tmp_path_factory.mktemp("e2e_log") / "streamlit.log"
-    with browser.running_app(env={"MNIST_DRAW_HOME": str(home)}, log_path=log) as url:
-        yield url
-
-
-@pytest.fixture
-def page(app_url, request):
-    with playwright_sync.sync_playwright() as p, browser.browser_page(p) as page:
-        yield page
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            shot = ARTIFACTS / f"{request.node.name}.png"
-            page.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot saved to {shot}")
 
 
 def expect_prediction(page, digit: str) -> None:
@@ -88,8 +65,9 @@ def test_tabs_show_their_content(page, app_url):
     # colour bar, filter grid, input digit, feature-map grid, and the filters' top patches in two columns
     pictures = filters.get_by_test_id("stImageContainer").locator("img")
     playwright_sync.expect(pictures).to_have_count(6, timeout=browser.UI_TIMEOUT_MS * 2)
-    for i in range(6):
-        assert pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), f"picture {i} is broken"
+    for i in range(6):  # each one loads (an image still arriving is not yet complete: wait, then judge)
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=pictures.nth(i).element_handle(),
+                               timeout=browser.UI_TIMEOUT_MS)
 
     page.get_by_role("tab", name="Draw", exact=True).click()
     playwright_sync.expect(page.locator("canvas").last).to_be_visible(timeout=browser.UI_TIMEOUT_MS)

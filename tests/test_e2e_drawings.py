@@ -10,7 +10,6 @@ import csv
 import io
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -19,32 +18,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 from mnist_cnn import browser  # noqa: E402
 from mnist_cnn.drawings import DrawingStore  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 expect = playwright_sync.expect
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("e2e_drawings_home")
-
-
-@pytest.fixture(scope="module")
-def app_url(home, tmp_path_factory):
-    log = tmp_path_factory.mktemp("e2e_drawings_log") / "streamlit.log"
-    with browser.running_app(env={"MNIST_DRAW_HOME": str(home)}, log_path=log) as url:
-        yield url
-
-
-@pytest.fixture
-def page(app_url, request):
-    with playwright_sync.sync_playwright() as p, browser.browser_page(p) as page:
-        yield page
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            shot = ARTIFACTS / f"{request.node.name}.png"
-            page.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot saved to {shot}")
 
 
 def digit_choice(page, digit: int):
@@ -53,7 +27,7 @@ def digit_choice(page, digit: int):
     return row.get_by_role("radio", name=str(digit), exact=True)
 
 
-def test_draw_label_save_browse_and_download(page, app_url, home, tmp_path):
+def test_draw_label_save_browse_and_download(page, app_url, app_home, tmp_path):
     canvas = browser.open_app(page, app_url)
     browser.draw(page, canvas, browser.vertical_stroke(0.5, 0.15, 0.85))
     expect(browser.prediction_value(page)).to_have_text(re.compile(r"^1"), timeout=browser.UI_TIMEOUT_MS)
@@ -64,7 +38,7 @@ def test_draw_label_save_browse_and_download(page, app_url, home, tmp_path):
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Saved as a 7.")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
     expect(browser.prediction_value(page)).to_have_text("—", timeout=browser.UI_TIMEOUT_MS)  # ready for the next
-    (saved,) = DrawingStore(home / "drawings.sqlite3").list()
+    (saved,) = DrawingStore(app_home / "drawings.sqlite3").list()
     assert (saved.label, saved.prediction, saved.source) == (7, 1, "canvas")
 
     page.get_by_role("tab", name="My drawings").click()

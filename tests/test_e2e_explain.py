@@ -7,7 +7,6 @@ Marked `browser` by conftest.py (every tests/test_e2e*.py is). The server indexe
 """
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -15,31 +14,19 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from mnist_cnn import browser, explain, feature_index  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 INDEX_LIMIT = 3_000
 INDEX_TIMEOUT_MS = 240_000  # the child process loads TensorFlow and reads 6,000 digits on a busy machine
 expect = playwright_sync.expect
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("e2e_explain_home")
-    log = tmp_path_factory.mktemp("e2e_explain_log") / "streamlit.log"
-    env = {"MNIST_DRAW_HOME": str(home), feature_index.LIMIT_ENV: str(INDEX_LIMIT)}
-    with browser.running_app(env=env, log_path=log) as url:
-        yield url
+def app_env(app_home) -> dict[str, str]:
+    return {"MNIST_DRAW_HOME": str(app_home), feature_index.LIMIT_ENV: str(INDEX_LIMIT)}
 
 
 @pytest.fixture
-def page(app_url, request):
-    with playwright_sync.sync_playwright() as p, browser.browser_page(p, height=1400) as page:
-        yield page
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            shot = ARTIFACTS / f"{request.node.name}.png"
-            page.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot saved to {shot}")
+def page_size() -> tuple[int, int]:
+    return 1400, 1400
 
 
 def loaded(picture) -> bool:

@@ -1,6 +1,5 @@
 """In a real browser: write a whole number with the mouse, and a letter, which is not a digit."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,28 +11,9 @@ from mnist_cnn.config import NUMBER_CANVAS  # noqa: E402
 from mnist_cnn.nondigits import LETTERS  # noqa: E402
 from mnist_cnn.strokes import DIGITS, place_glyphs  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 NOT_A_DIGIT = "This does not look like a digit"
 SETTLE_MS = 1000  # the canvas component mounts after the mode switch; strokes before that are lost
 FIRST_STROKE_MS = 5000
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("e2e_numbers_home")
-    log = tmp_path_factory.mktemp("e2e_numbers_log") / "streamlit.log"
-    with browser.running_app(env={"MNIST_DRAW_HOME": str(home)}, log_path=log) as url:
-        yield url
-
-
-@pytest.fixture
-def page(app_url, request):
-    with playwright_sync.sync_playwright() as p, browser.browser_page(p) as page:
-        yield page
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
 
 
 def draw_strokes(page, canvas, strokes, size) -> None:

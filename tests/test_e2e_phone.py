@@ -7,13 +7,6 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 from mnist_cnn import browser  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("phone_home")
-    with browser.running_app(env={"MNIST_DRAW_HOME": str(home)}) as url:
-        yield url
-
-
 def inside_viewport(box: dict, viewport: dict) -> bool:
     bottom, right = box["y"] + box["height"], box["x"] + box["width"]
     return box["y"] >= 0 and bottom <= viewport["height"] and right <= viewport["width"]

@@ -40,7 +40,8 @@ FULL, QUICK = Sizes(), Sizes(20, 5, 1_000, 1, 100, 1, 3)
 
 
 def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
+    """The q-th percentile; NaN for no values (a section with nothing measured still reports)."""
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
 def _timed(fn, reps: int) -> list[float]:

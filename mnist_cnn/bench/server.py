@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_cnn import browser
+from mnist_cnn.bench import percentile
 from mnist_cnn.config import REPO_ROOT, TRAIN_LIMIT_ENV
 
 LATENCY_JS = """() => {
@@ -54,10 +55,6 @@ class Sizes:
 
 
 FULL, QUICK = Sizes(), Sizes(1, 3, 1_200)
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
 def _stroke(i: int, rng: np.random.Generator) -> tuple[str, list[tuple[float, float]]]:

@@ -36,8 +36,7 @@ def looks_like_a_digit(image: np.ndarray) -> bool:
     """The not-a-digit gate's verdict (a small NumPy network beside the digit model); a gate that
     cannot load never stops a prediction."""
     try:
-        gate = default_gate()
-        return not gate.flags(float(gate.not_digit_score(image)[0]))
+        return bool(default_gate().is_digit(image)[0])
     except Exception:  # noqa: BLE001 - a missing or broken gate file: answer as a digit, as before
         return True
 

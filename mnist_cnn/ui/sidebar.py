@@ -71,6 +71,11 @@ def model_info(clf: Classifier) -> None:
         st.rerun()
 
 
+def train_limit() -> int | None:
+    """The test-only cap on training images (MNIST_DRAW_TRAIN_LIMIT), if set."""
+    return int(os.environ[TRAIN_LIMIT_ENV]) if os.environ.get(TRAIN_LIMIT_ENV) else None
+
+
 def saved_drawings() -> int:
     """How many labelled drawings a fine-tune could learn from (0 if the store cannot be read)."""
     from mnist_cnn.drawings import DrawingStore
@@ -89,8 +94,7 @@ def finetune_controls(clf: Classifier, drawings: int, running: bool) -> None:
                "(oversampled, augmented); a fixed share of the drawings is held out to measure it before and after. "
                f"About {format_seconds(FINETUNE_SECONDS_PER_EPOCH * epochs)}.")
     if st.button("Retrain", type="primary", disabled=running, key="retrain"):
-        limit = int(os.environ[TRAIN_LIMIT_ENV]) if os.environ.get(TRAIN_LIMIT_ENV) else None
-        training_jobs().start(clf.arch, epochs, finetune.BATCH_SIZE, limit=limit, kind="finetune",
+        training_jobs().start(clf.arch, epochs, finetune.BATCH_SIZE, limit=train_limit(), kind="finetune",
                               base_path=clf.path, started_by=session_id())
         st.rerun()
 
@@ -115,7 +119,7 @@ def retrain_controls(clf: Classifier) -> None:
     spec = archs[arch]
     epochs = st.slider("Epochs", *EPOCH_RANGE, spec.epochs, key=f"epochs_{arch}")
     batch = st.select_slider("Batch size", BATCH_SIZES, spec.batch_size, key=f"batch_{arch}")
-    limit = int(os.environ[TRAIN_LIMIT_ENV]) if os.environ.get(TRAIN_LIMIT_ENV) else None
+    limit = train_limit()
     images = limit or EXPECTED_COUNTS["train"]
     estimate = jobs_mod.estimate_seconds(arch, epochs, images)
     if estimate is not None:

@@ -3,27 +3,41 @@
 This file is the page's table of contents; each tab is a module in mnist_cnn/ui/. The Draw tab
 comes first and needs no TensorFlow, so a cold server shows a working canvas at once; the other
 tabs are built only while open and may load TensorFlow, with a spinner that says so.
+
+`streamlit run app.py` imports this file once to find its server, `app` (Streamlit's st.App),
+which warms up before it answers (ui/startup.py); each visit then runs it as the page.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mnist_cnn.ui import common, draw, explain, filters, mistakes, my_drawings, sidebar
-
 TABS = ["Draw", "Why?", "My drawings", "Misclassified", "Filters"]
+INTRO = ("Draw a digit or a whole number and watch a convolutional network trained on MNIST read it; ask it why, "
+         "teach it your handwriting, and look at the digits it gets wrong and the filters it learned.")
 
-st.set_page_config(page_title="MNIST Draw", page_icon="✏️", layout="wide")
-st.title("✏️ MNIST Draw")
-st.caption("Draw a digit or a whole number and watch a convolutional network trained on MNIST read it; "
-           "ask it why, teach it your handwriting, and look at the digits it gets wrong and the filters it learned.")
 
-clf = common.current_classifier()
-tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun")))
-with tabs["Draw"]:  # always rendered, even behind another tab, so the drawing survives a tab switch
-    draw.render(clf)
-for name, page in (("Why?", explain), ("My drawings", my_drawings), ("Misclassified", mistakes), ("Filters", filters)):
-    if tabs[name].open:  # the other tabs are built only while open
-        with tabs[name]:
-            page.render(clf)
-sidebar.render(clf)
+def render_page() -> None:
+    from mnist_cnn.ui import common, draw, explain, filters, mistakes, my_drawings, sidebar
+
+    st.set_page_config(page_title="MNIST Draw", page_icon="✏️", layout="wide")
+    st.title("✏️ MNIST Draw")
+    st.caption(INTRO)
+    clf = common.current_classifier()
+    tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun")))
+    with tabs["Draw"]:  # always rendered, even behind another tab, so the drawing survives a tab switch
+        draw.render(clf)
+    for name, page in (("Why?", explain), ("My drawings", my_drawings), ("Misclassified", mistakes),
+                       ("Filters", filters)):
+        if tabs[name].open:  # the other tabs are built only while open
+            with tabs[name]:
+                page.render(clf)
+    sidebar.render(clf)
+
+
+if __name__ == "__main__":  # a visit: Streamlit runs this file as __main__
+    render_page()
+else:  # `streamlit run app.py` importing it to find the server
+    from mnist_cnn.ui.startup import lifespan
+
+    app = st.App(__file__, lifespan=lifespan)

@@ -36,6 +36,8 @@ def test_a_run_trains_in_its_own_process_and_reports_progress():
     assert not run.start(**QUICK)  # one run at a time
     pid = wait_for(lambda: run.worker_pid, what="the worker to start")
     assert pid != os.getpid()
+    if hasattr(os, "SCHED_IDLE"):  # below every session's reruns: the OS runs the worker only on spare CPU
+        wait_for(lambda: os.sched_getscheduler(pid) == os.SCHED_IDLE, what="the worker in the idle class")
     state = run.wait(300)
     assert state.status == FINISHED, state.message
     assert state.epochs_done and state.latest.epoch == 1
@@ -138,10 +140,11 @@ def test_a_server_stopped_mid_run_leaves_nothing_and_a_restart_says_so(tmp_path)
     assert not (models.is_dir() and any(models.iterdir()))  # no model, no half-written file
 
 
-def test_thread_pools_leave_the_server_a_core():
+def test_thread_pools_leave_the_server_a_core_unless_the_worker_yields_every_core():
     assert worker.tensorflow_threads(2) == (1, 1)
     assert worker.tensorflow_threads(8)[0] == 7
     assert worker.tensorflow_threads(1) == (1, 1)
+    assert worker.tensorflow_threads(2, idle_class=True) == (2, 1)
 
 
 @pytest.mark.parametrize("images", [6000, 60000])

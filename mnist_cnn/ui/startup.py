@@ -1,0 +1,49 @@
+"""Warming the server up before it answers its first visitor.
+
+`streamlit run app.py` finds app.py's `st.App` and runs `lifespan` before the server takes
+requests, so its health check answers only once the first page needs nothing slow: the page's
+modules (and the pandas and pyarrow that Streamlit imports when the canvas first sends its
+arguments), the current model, and one NumPy prediction are already loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def warm_up() -> float:
+    """Load what a first visit to the Draw tab needs; returns the seconds it took."""
+    started = time.perf_counter()
+    import numpy as np
+    import pandas  # noqa: F401 - Streamlit imports it on the canvas's first call (~1 s cold)
+    import pyarrow  # noqa: F401
+    import streamlit.emojis  # noqa: F401 - the page icon is checked against Streamlit's emoji table
+
+    from mnist_cnn.notdigit import default_gate
+    from mnist_cnn.ui import common, draw, explain, filters, mistakes, my_drawings, sidebar  # noqa: F401
+
+    clf = common.current_classifier()
+    blank = np.zeros((1, 28, 28), np.float32)
+    clf.predict_proba(blank)
+    default_gate().is_digit(blank[0])
+    common.settle_memory()
+    return time.perf_counter() - started
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """st.App's start-up hook: warm up, then serve. A failed warm-up only costs the first
+    visitor the time it would have saved."""
+    try:
+        seconds = await asyncio.to_thread(warm_up)
+        log.info("warmed up in %.1f s", seconds)
+    except Exception:  # noqa: BLE001 - never keep the server from starting
+        log.exception("warm-up failed; the first visit will load what it needs itself")
+    yield

@@ -178,6 +178,6 @@ def sections(quick: bool) -> list[tuple[str, str, list[str]]]:
         ("Drawing while another session retrains",
          f"Two Chromium sessions: one draws {sizes.strokes} strokes idle, then another clicks Retrain (improved, "
          f"{sizes.train_images:,} images via {TRAIN_LIMIT_ENV}) and the first draws {sizes.strokes} more while it runs "
-         "in the worker process (nice 10, TensorFlow's pools one core short of the machine).",
+         "in the worker process (Linux's idle scheduling class, TensorFlow on every core).",
          lambda: bench_while_training(sizes)),
     ]

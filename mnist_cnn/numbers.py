@@ -22,15 +22,34 @@ from mnist_cnn.inference import NUMPY_MAX_BATCH, load_classifier
 from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, NOT_ONE_DIGIT, default_gate
 from mnist_cnn.preprocess import ink_from_rgba, normalize_ink
 
-# The split of a drawing into digits maximises the sum of log-scores: each digit's top
-# probability times the gate's "one whole digit" probability (GATE_WEIGHT), minus these costs.
-CUT_COST = 1.0  # cutting through a stroke: a confident whole beats two pieces
-WIDE_PENALTY = 3.0  # per digit height of width beyond WIDE_FROM: digits are rarely wider than tall
+# The split of a drawing into digits maximises the sum of the chosen candidates' scores, each a
+# weighted sum of what speaks for it being one whole digit (SPAN_FEATURES), minus OVERLAP_WEIGHT
+# times how much neighbouring digits overlap. The weights were fitted (fit_numbers.py, an
+# averaged structured perceptron) on numbers made of MNIST *training* digits, so the benchmark's
+# test digits stay unseen.
+SPAN_FEATURES = (
+    "log P(digit)",  # the recogniser's confidence in its answer
+    "log P(one digit)",  # the gate's: one whole digit, not a piece, a pair or a letter
+    "log P(not one digit)",  # the gate's: two digits run together, or a digit cut in half
+    "cut",  # its left edge cuts through a stroke
+    "cut ink",  # how much ink (digit heights) the cuts at its edges went through
+    "log P(not a digit)",  # the gate's: a letter or a scribble
+    "too wide",  # digit heights of width beyond WIDE_FROM: digits are rarely wider than tall
+    "small alone",  # a small bit (a flag, a broken-off end) read as a digit on its own
+    "atoms joined",  # pieces put together beyond the first
+    "short",  # how much lower than the tallest stroke it is (pieces of digits are short)
+    "digit",  # 1 for every digit read: more or fewer digits
+    "margin",  # log-odds of the recogniser's answer against its runner-up
+    "aspect",  # width over height
+    *(f"reads {d}" for d in range(10)),  # a slice of a stroke reads as a 1 more easily than as an 8
+)
+SPAN_WEIGHTS = np.array([  # in the order of SPAN_FEATURES
+    8.08, 60.01, -15.25, -46.43, -26.43, 5.06, -5.85, -25.86, 48.55, -46.32, -48.55, 17.17, -60.51,
+    -1.03, -14.14, -11.71, -1.82, -10.18, 4.41, -10.69, -5.19, -6.05, 7.85,
+])
+OVERLAP_WEIGHT = 32.94  # two neighbouring digits one above the other (more likely parts of one digit)
 WIDE_FROM = 0.9
-OVERLAP_COST = 4.0  # two neighbouring digits one above the other (more likely parts of one digit)
 FREE_OVERLAP = 0.35  # share of the narrower digit's width neighbours may overlap at no cost
-SMALL_ALONE_COST = 4.0  # a small bit (a flag, a broken-off end) read as a digit on its own
-GATE_WEIGHT = 1.0
 # In a number, a piece is called "not a digit" only when the gate is fairly sure of it: the
 # person said they are writing digits, and a ? in the middle of a number costs more than a
 # missed letter. (One-digit mode uses the gate's own, lower threshold.)
@@ -98,20 +117,34 @@ def _predict(clf, x: np.ndarray) -> np.ndarray:
     return np.concatenate([clf.predict_proba(x[i : i + NUMPY_MAX_BATCH]) for i in range(0, len(x), NUMPY_MAX_BATCH)])
 
 
-def _width_cost(box: segment.Box, digit_height: float) -> float:
-    """Digits are rarely much wider than tall: a candidate wider than that is likely two."""
-    return WIDE_PENALTY * max(0.0, box.width / digit_height - WIDE_FROM)
-
-
-def _overlap_cost(a: segment.Box, b: segment.Box) -> float:
-    """Neighbouring digits of a number written left to right hardly overlap: two pieces one above
+def overlap(a: segment.Box, b: segment.Box) -> float:
+    """How much two neighbouring digits overlap, beyond FREE_OVERLAP of the narrower one's width,
+    from 0 to 1: digits of a number written left to right hardly overlap, so two pieces one above
     the other are more likely parts of one digit."""
-    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
-    share = overlap / max(1, min(a.width, b.width))
-    return OVERLAP_COST * max(0.0, share - FREE_OVERLAP) / (1.0 - FREE_OVERLAP)
+    shared = min(a.x1, b.x1) - max(a.x0, b.x0)
+    share = shared / max(1, min(a.width, b.width))
+    return max(0.0, share - FREE_OVERLAP) / (1.0 - FREE_OVERLAP)
 
 
-def _best_split(n: int, spans: list[tuple[int, int]], scores: list[float], boxes: list[segment.Box]) -> list[int]:
+def span_features(lay: segment.Layout, spans: list[tuple[int, int]], probs: np.ndarray,
+                  gate_probs: np.ndarray) -> np.ndarray:
+    """(len(spans), len(SPAN_FEATURES)): what speaks for and against each candidate being one
+    whole digit."""
+    out = np.zeros((len(spans), len(SPAN_FEATURES)))
+    for k, (i, j) in enumerate(spans):
+        box = segment.span_box(lay, (i, j))
+        top, top_k = np.sort(probs[k]), int(probs[k].argmax())
+        out[k] = (np.log(probs[k].max() + 1e-6), np.log(gate_probs[k, DIGIT] + 1e-6),
+                  np.log(gate_probs[k, NOT_ONE_DIGIT] + 1e-6), lay.is_cut(i), lay.cuts[i][0] + lay.cuts[j - 1][1],
+                  np.log(gate_probs[k, NOT_DIGIT] + 1e-6),
+                  max(0.0, box.width / lay.digit_height - WIDE_FROM), j - i == 1 and lay.is_small(i),
+                  j - i - 1, 1.0 - box.height / lay.digit_height, 1.0,
+                  np.log(top[-1] + 1e-6) - np.log(top[-2] + 1e-6), box.width / box.height, *np.eye(10)[top_k])
+    return out
+
+
+def best_split(n: int, spans: list[tuple[int, int]], scores: list[float], boxes: list[segment.Box],
+               overlap_weight: float = OVERLAP_WEIGHT) -> list[int]:
     """Indices of the spans that cover atoms 0..n-1 exactly once with the highest total score,
     neighbours' overlap counted against it (dynamic programming over the last span)."""
     starting: dict[int, list[int]] = {}
@@ -125,7 +158,7 @@ def _best_split(n: int, spans: list[tuple[int, int]], scores: list[float], boxes
         if best[k] == -np.inf:
             continue
         for nxt in starting.get(spans[k][1], []):
-            total = best[k] + scores[nxt] - _overlap_cost(boxes[k], boxes[nxt])
+            total = best[k] + scores[nxt] - overlap_weight * overlap(boxes[k], boxes[nxt])
             if total > best[nxt]:
                 best[nxt], back[nxt] = total, k
     ends = [k for k, (_, j) in enumerate(spans) if j == n and best[k] > -np.inf]
@@ -168,14 +201,31 @@ def _resolve_gate(gate):
     return gate
 
 
-def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
-    """Read the number in an ink image (uint8, or float in [0, 1]; any size). `gate`: a
-    notdigit.Gate, None for none, or by default the shipped one."""
-    if ink.dtype != np.uint8:
-        ink = (np.clip(ink, 0.0, 1.0) * 255).astype(np.uint8)
+@dataclass(frozen=True)
+class Candidates:
+    """A drawing's atoms, its candidate digits (spans of atoms) and what the networks say of each."""
+
+    lay: segment.Layout
+    spans: list[tuple[int, int]]
+    images: list[np.ndarray | None]  # None for a faint speck
+    probs: np.ndarray  # (n, 10) the recogniser's
+    gate_probs: np.ndarray  # (n, 3) the gate's
+    allowed: np.ndarray  # False where a span may not be a digit (it cuts a letter apart, or is faint)
+
+    @property
+    def features(self) -> np.ndarray:
+        return span_features(self.lay, self.spans, self.probs, self.gate_probs)
+
+    @property
+    def boxes(self) -> list[segment.Box]:
+        return [segment.span_box(self.lay, s) for s in self.spans]
+
+
+def candidates(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> Candidates | None:
+    """The candidate digits of a uint8 ink image, recognised; None when nothing is drawn."""
     lay = segment.layout(ink)
     if lay is None:
-        return NumberReading([])
+        return None
     gate = _resolve_gate(gate)
     whole = _strokes_not_digits(lay, gate)
     spans = segment.spans(lay)
@@ -186,7 +236,7 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
     images = [normalize_ink(segment.span_ink(lay, span)) for span in spans]
     usable = [k for k, image in enumerate(images) if image is not None]  # faint specks have none
     if not usable:
-        return NumberReading([])
+        return None
     x = np.stack([images[k] for k in usable])
     probs = np.zeros((len(spans), 10), np.float32)
     probs[usable] = _predict(clf, x)
@@ -194,20 +244,34 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
     gate_probs[:, DIGIT] = 1.0
     if gate is not None:
         gate_probs[usable] = _predict(gate.clf, x)
-    scores = [float(np.log(probs[k].max() + 1e-6) + GATE_WEIGHT * np.log(gate_probs[k, DIGIT] + 1e-6))
-              - CUT_COST * lay.is_cut(s[0]) - _width_cost(segment.span_box(lay, s), lay.digit_height)
-              - SMALL_ALONE_COST * (s[1] - s[0] == 1 and lay.is_small(s[0])) for k, s in enumerate(spans)]
-    for k, s in enumerate(spans):
-        if _cuts_into(lay, s, whole):
-            scores[k] = -np.inf
-        if images[k] is None:  # a faint speck on its own is skipped; in a group it spoils nothing
-            scores[k] = 0.0 if s[1] - s[0] == 1 else -np.inf
-    boxes = [segment.span_box(lay, s) for s in spans]
-    chosen = [k for k in _best_split(len(lay.atoms), spans, scores, boxes) if images[k] is not None]
+    allowed = np.array([not _cuts_into(lay, s, whole) and images[k] is not None for k, s in enumerate(spans)])
+    return Candidates(lay, spans, images, probs, gate_probs, allowed)
+
+
+def span_scores(cands: Candidates, weights: np.ndarray = SPAN_WEIGHTS) -> np.ndarray:
+    """How good each candidate is as one digit; -inf where it may not be one. A faint speck alone
+    scores 0: it is skipped, neither a digit nor a cost."""
+    scores = cands.features @ weights
+    faint_alone = np.array([image is None and j - i == 1 for image, (i, j) in zip(cands.images, cands.spans)])
+    return np.where(cands.allowed, scores, np.where(faint_alone, 0.0, -np.inf))
+
+
+def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
+    """Read the number in an ink image (uint8, or float in [0, 1]; any size). `gate`: a
+    notdigit.Gate, None for none, or by default the shipped one."""
+    if ink.dtype != np.uint8:
+        ink = (np.clip(ink, 0.0, 1.0) * 255).astype(np.uint8)
+    gate = _resolve_gate(gate)
+    cands = candidates(clf, ink, gate)
+    if cands is None:
+        return NumberReading([])
+    boxes = cands.boxes
+    chosen = [k for k in best_split(len(cands.lay.atoms), cands.spans, list(span_scores(cands)), boxes)
+              if cands.images[k] is not None]
     readings = []
     for k in chosen[: MAX_NUMBER_DIGITS * 2]:
-        score = float(gate_probs[k, NOT_DIGIT])
-        readings.append(DigitReading(images[k], probs[k], segment.span_box(lay, spans[k]), score,
+        score = float(cands.gate_probs[k, NOT_DIGIT])
+        readings.append(DigitReading(cands.images[k], cands.probs[k], boxes[k], score,
                                      is_digit=gate is None or not (gate.flags(score) and score > NUMBER_FLAG_AT)))
     return NumberReading(readings)
 

@@ -18,15 +18,14 @@ from scipy import ndimage
 from mnist_cnn.preprocess import INK_THRESHOLD, MIN_INK
 
 SPECK_FRACTION = 0.02  # strokes with less ink than this share of the largest are specks (taps, noise)
-CUT_MIN_WIDTH = 0.95  # strokes wider than this many digit heights may be touching digits
-MIN_PIECE = 0.18  # no slice narrower than this many digit heights
+CUT_MIN_WIDTH = 0.6  # strokes wider than this many digit heights may be touching digits (a 1 against a 6)
+MIN_PIECE = 0.1  # cuts are at least this many digit heights apart, and from a stroke's ends (a 1 is thin)
 SLICE_WIDTH = 0.22  # at most one cut per this many digit heights of width
 CRUMB = 0.1  # a slice with less ink than a square this many digit heights wide is a crumb, not a piece
 PATH_REACH = 0.25  # a cut may wander this many digit heights left or right of its column
-TYPICAL_WIDTH = 0.6  # a digit's usual width in digit heights, to guess where touching digits meet
-BOUNDARY_REACH = 0.12  # how far from a guessed meeting point (in digit heights) to look for the thinnest column
-MAX_ATOMS_PER_DIGIT = 4
-MAX_DIGIT_WIDTH = 1.25  # a digit is at most this many digit heights wide
+CUT_STEP = 0.04  # a least-ink cut is tried from every column this many digit heights apart
+MAX_ATOMS_PER_DIGIT = 7
+MAX_DIGIT_WIDTH = 1.7  # a digit is at most this many digit heights wide (a sprawling 2 beside a tall 1)
 MAX_JOIN_GAP = 0.12  # strokes further apart than this many digit heights are never one digit
 SMALL_PIECE = 0.45  # a stroke smaller than this many digit heights both ways is part of a digit at most
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
@@ -62,6 +61,7 @@ class Layout:
     atoms: list[Box]
     strokes: list[int]  # which connected stroke each atom comes from
     digit_height: float
+    cuts: list[tuple[float, float]]  # ink each atom's left and right cuts went through, in digit heights
 
     def is_small(self, i: int) -> bool:
         """Whether atom i is too small to be a digit on its own (a flag, a broken-off bit)."""
@@ -92,59 +92,59 @@ def _strokes(mask: np.ndarray) -> tuple[np.ndarray, list[Box]]:
     return labels, boxes
 
 
-def cut_columns(profile: np.ndarray, digit_height: float) -> list[int]:
-    """Where to cut a wide stroke: the columns of least ink (local minima of the smoothed
-    column profile), at least MIN_PIECE digit heights from the ends and from each other."""
-    width = len(profile)
+def least_ink_paths(own: np.ndarray, columns: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each start column, the top-to-bottom path through the least ink that stays within
+    `reach` of its column and moves at most one pixel sideways per row: slanted digits that
+    touch meet along a slanted line, which a straight vertical cut would not follow. Returns
+    the paths' x for every row, (len(columns), height), and the ink each crosses (pixels)."""
+    height, width = own.shape
+    offsets = np.arange(-reach, reach + 1)
+    xs = columns[:, None] + offsets[None, :]  # (n, window)
+    inside = (xs >= 0) & (xs < width)
+    xs_c = np.clip(xs, 0, width - 1)
+    cost = np.where(inside[None], own[:, xs_c].astype(np.float64), np.inf)  # (height, n, window)
+    cost = cost + 1e-3 * np.abs(offsets)  # straight when free
+    total = cost[0].copy()
+    moves = np.zeros(cost.shape, dtype=np.int8)
+    pad = np.full((len(columns), 1), np.inf)
+    for y in range(1, height):
+        options = np.stack([np.hstack([pad, total[:, :-1]]), total, np.hstack([total[:, 1:], pad])])
+        moves[y] = np.argmin(options, axis=0) - 1
+        total = options.min(axis=0) + cost[y]
+    pos = np.argmin(total, axis=1)
+    crossed = total[np.arange(len(columns)), pos]
+    path = np.empty((len(columns), height), dtype=np.int64)
+    path[:, -1] = pos
+    rows = np.arange(len(columns))
+    for y in range(height - 1, 0, -1):
+        path[:, y - 1] = path[:, y] + moves[y, rows, path[:, y]]
+    return path + xs[:, :1], np.floor(crossed)
+
+
+def cut_paths(own: np.ndarray, digit_height: float) -> list[np.ndarray]:
+    """Where to cut a wide stroke: least-ink paths from columns every CUT_STEP digit heights,
+    the paths crossing least ink first, none closer than MIN_PIECE digit heights (on average)
+    to another or to the stroke's ends, at most one per SLICE_WIDTH of width."""
+    height, width = own.shape
     min_piece = max(2, int(MIN_PIECE * digit_height))
     if width < 2 * min_piece:
         return []
-    window = max(1, int(digit_height / 15))
-    smooth = np.convolve(profile.astype(np.float64), np.ones(window) / window, mode="same")
-    inner = np.arange(min_piece, width - min_piece)
-    left, right = smooth[inner - 1], smooth[inner + 1]
-    minima = inner[(smooth[inner] <= left) & (smooth[inner] <= right)]
-    # Also the thinnest column near where k equal-width digits would meet, for every plausible k.
-    reach = max(1, int(BOUNDARY_REACH * digit_height))
-    for k in range(2, max(2, round(width / (TYPICAL_WIDTH * digit_height))) + 1):
-        for b in range(1, k):
-            lo = max(min_piece, b * width // k - reach)
-            hi = min(width - min_piece, b * width // k + reach)
-            if lo < hi:
-                minima = np.append(minima, lo + int(np.argmin(smooth[lo:hi])))
-    minima = np.unique(minima)
-    chosen: list[int] = []
-    for col in minima[np.argsort(smooth[minima], kind="stable")]:
-        if all(abs(col - c) >= min_piece for c in chosen):
-            chosen.append(int(col))
+    step = max(1, int(CUT_STEP * digit_height))
+    columns = np.arange(min_piece, width - min_piece + 1, step)
+    paths, crossed = least_ink_paths(own, columns, max(1, int(PATH_REACH * digit_height)))
+    rows_with_ink = own.any(axis=1)
+    left_edge = np.where(rows_with_ink, own.argmax(axis=1), np.nan)
+    right_edge = np.where(rows_with_ink, width - 1 - own[:, ::-1].argmax(axis=1), np.nan)
+    chosen: list[np.ndarray] = []
+    for k in np.argsort(crossed, kind="stable"):
+        path = paths[k]
+        if (np.nanmean(path - left_edge) < min_piece or np.nanmean(right_edge - path) < min_piece
+                or any(np.abs(path - c).mean() < min_piece for c in chosen)):
+            continue
+        chosen.append(path)
         if len(chosen) >= max(1, int(width / (SLICE_WIDTH * digit_height))):
             break
-    return sorted(chosen)
-
-
-Piece = tuple[np.ndarray, Box, Box, int]
-
-
-def cut_path(own: np.ndarray, column: int, reach: int) -> np.ndarray:
-    """The top-to-bottom path through the least ink that stays within `reach` of a column and
-    moves at most one pixel sideways per row: slanted digits that touch meet along a slanted
-    line, which a straight vertical cut would not follow. Returns the path's x for every row."""
-    height, width = own.shape
-    lo, hi = max(0, column - reach), min(width, column + reach + 1)
-    cost = own[:, lo:hi].astype(np.float64) + 1e-3 * np.abs(np.arange(lo, hi) - column)  # straight when free
-    total = cost[0].copy()
-    moves = np.zeros(cost.shape, dtype=np.int8)
-    for y in range(1, height):
-        left = np.concatenate([[np.inf], total[:-1]])
-        right = np.concatenate([total[1:], [np.inf]])
-        options = np.stack([left, total, right])
-        moves[y] = np.argmin(options, axis=0) - 1
-        total = options.min(axis=0) + cost[y]
-    path = np.empty(height, dtype=np.int64)
-    path[-1] = int(np.argmin(total))
-    for y in range(height - 1, 0, -1):
-        path[y - 1] = path[y] + moves[y, path[y]]
-    return path + lo
+    return sorted(chosen, key=lambda p: p.mean())
 
 
 def _merge_crumbs(own: np.ndarray, slice_of: np.ndarray, n: int, digit_height: float) -> np.ndarray:
@@ -157,28 +157,40 @@ def _merge_crumbs(own: np.ndarray, slice_of: np.ndarray, n: int, digit_height: f
     return target[slice_of]
 
 
+Piece = tuple[np.ndarray, Box, Box, int, tuple[float, float]]
+
+
 def _slice_wide_strokes(labels: np.ndarray, boxes: list[Box], digit_height: float) -> list[Piece]:
     """Every stroke as (its pixels within the stroke's box, the stroke's box, the piece's own
     box, the stroke's number); wide strokes come as several slices, cut along least-ink paths."""
     pieces = []
-    reach = max(1, int(PATH_REACH * digit_height))
     for k, box in enumerate(boxes, start=1):
         own = labels[box.y0 : box.y1, box.x0 : box.x1] == k
-        cuts = cut_columns(own.sum(axis=0), digit_height) if box.width > CUT_MIN_WIDTH * digit_height else []
-        paths = [cut_path(own, c, reach) for c in cuts]
+        paths = cut_paths(own, digit_height) if box.width > CUT_MIN_WIDTH * digit_height else []
         for i in range(1, len(paths)):  # paths never cross
             paths[i] = np.maximum(paths[i], paths[i - 1] + 1)
         cols = np.arange(box.width)[None, :]
         slice_of = sum((cols >= p[:, None]).astype(np.int64) for p in paths) if paths else np.zeros(own.shape, np.int64)
         slice_of = _merge_crumbs(own, slice_of, len(paths) + 1, digit_height)
+        left_cut, right_cut = _cut_lengths(own, slice_of, len(paths) + 1)
         for i in range(len(paths) + 1):
             part = own & (slice_of == i)
             rows, xs = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
             if rows.size:
                 piece = Box(box.x0 + int(xs[0]), box.x0 + int(xs[-1]) + 1,
                             box.y0 + int(rows[0]), box.y0 + int(rows[-1]) + 1)
-                pieces.append((part, box, piece, k))
+                pieces.append((part, box, piece, k, (left_cut[i] / digit_height, right_cut[i] / digit_height)))
     return pieces
+
+
+def _cut_lengths(own: np.ndarray, slice_of: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """How much ink each slice's cuts went through, on its left and on its right (pixels where
+    ink on one side of a cut touches ink on the other): a cut through a long run of ink is less
+    likely where two digits merely touch."""
+    crossing = own[:, :-1] & own[:, 1:] & (slice_of[:, :-1] != slice_of[:, 1:])
+    right = np.bincount(slice_of[:, :-1][crossing], minlength=n)
+    left = np.bincount(slice_of[:, 1:][crossing], minlength=n)
+    return left, right
 
 
 def layout(ink: np.ndarray) -> Layout | None:
@@ -192,9 +204,10 @@ def layout(ink: np.ndarray) -> Layout | None:
     pieces = _slice_wide_strokes(strokes, boxes, digit_height)
     pieces.sort(key=lambda p: (p[2].x0 + p[2].x1) / 2)
     labels = np.zeros(ink.shape, dtype=np.int32)
-    for k, (part, stroke_box, _, _) in enumerate(pieces, start=1):
+    for k, (part, stroke_box, *_) in enumerate(pieces, start=1):
         labels[stroke_box.y0 : stroke_box.y1, stroke_box.x0 : stroke_box.x1][part] = k
-    return Layout(ink, _claim_faint_ink(labels, ink), [p[2] for p in pieces], [p[3] for p in pieces], digit_height)
+    return Layout(ink, _claim_faint_ink(labels, ink), [p[2] for p in pieces], [p[3] for p in pieces], digit_height,
+                  [p[4] for p in pieces])
 
 
 def _gap(a: Box, b: Box) -> int:

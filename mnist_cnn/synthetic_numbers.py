@@ -54,9 +54,11 @@ def _touch_offset(canvas: np.ndarray, glyph: np.ndarray, top: int) -> int:
     return int((right[both] - left[both]).max())
 
 
-def compose_number(digits: list[np.ndarray], rng: np.random.Generator, spacing: str,
-                   size: tuple[int, int] = NUMBER_CANVAS, scheme: str | None = None) -> np.ndarray:
-    """MNIST digits (28x28 uint8) written left to right on a wide RGBA canvas."""
+def compose_owned(digits: list[np.ndarray], rng: np.random.Generator, spacing: str,
+                  size: tuple[int, int] = NUMBER_CANVAS) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST digits (28x28 uint8) written left to right as uint8 ink on a wide field, and which
+    digit owns each pixel (its index, -1 for background): the truth a number reader's cuts are
+    judged against when its costs are fitted (fit_numbers.py)."""
     if spacing not in SPACINGS:
         raise ValueError(f"unknown spacing {spacing!r}; use one of {SPACINGS}")
     width, height = size
@@ -65,6 +67,7 @@ def compose_number(digits: list[np.ndarray], rng: np.random.Generator, spacing: 
     while True:
         tall = max(g.shape[0] for g in glyphs)
         ink = np.zeros((height, width * 3), dtype=np.uint8)
+        owner = np.full(ink.shape, -1, dtype=np.int16)
         x = MARGIN
         for k, g in enumerate(glyphs):
             top = int(np.clip((height - g.shape[0]) / 2 + rng.normal(0, 0.04) * tall, 0, height - g.shape[0]))
@@ -74,6 +77,7 @@ def compose_number(digits: list[np.ndarray], rng: np.random.Generator, spacing: 
                 gap = 0 if spacing == "touching" else int(rng.uniform(0.02, 0.08) * tall) + 2
                 x = _touch_offset(ink, g, top) + gap
             region = ink[top : top + g.shape[0], x : x + g.shape[1]]
+            owner[top : top + g.shape[0], x : x + g.shape[1]][g > region] = k
             np.maximum(region, g, out=region)
             x += g.shape[1]
         used = int(np.flatnonzero(ink.max(axis=0))[-1]) + 1 + MARGIN
@@ -81,9 +85,18 @@ def compose_number(digits: list[np.ndarray], rng: np.random.Generator, spacing: 
             break
         glyphs = [_scaled(g, max(8, round(g.shape[0] * width / used * 0.98))) for g in glyphs]
     shift = int(rng.integers(0, width - used + 1))
-    canvas = np.zeros((height, width), dtype=np.uint8)
-    canvas[:, shift : shift + used] = ink[:, :used]
-    return render(canvas, scheme or SCHEMES[int(rng.integers(len(SCHEMES)))])
+    field = np.zeros((height, width), dtype=np.uint8)
+    field[:, shift : shift + used] = ink[:, :used]
+    owners = np.full((height, width), -1, dtype=np.int16)
+    owners[:, shift : shift + used] = owner[:, :used]
+    return field, owners
+
+
+def compose_number(digits: list[np.ndarray], rng: np.random.Generator, spacing: str,
+                   size: tuple[int, int] = NUMBER_CANVAS, scheme: str | None = None) -> np.ndarray:
+    """MNIST digits (28x28 uint8) written left to right on a wide RGBA canvas."""
+    ink, _ = compose_owned(digits, rng, spacing, size)
+    return render(ink, scheme or SCHEMES[int(rng.integers(len(SCHEMES)))])
 
 
 def number_set(images: np.ndarray, labels: np.ndarray, n: int, spacing: str, lengths: tuple[int, int] = (2, 6),

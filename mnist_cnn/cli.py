@@ -66,8 +66,9 @@ def _print_progress(p) -> None:
     line = (f"\r[{bar}] epoch {p.epoch}/{p.epochs} batch {p.batch}/{p.steps} "
             f"loss {p.loss:.4f} acc {p.accuracy:.4f}{eta}")
     if p.kind == "epoch":
+        val = f"val_loss {p.val_loss:.4f} val_acc {p.val_accuracy:.4f} " if p.val_accuracy is not None else ""
         line = (f"\repoch {p.epoch}/{p.epochs}: loss {p.loss:.4f} acc {p.accuracy:.4f} "
-                f"val_loss {p.val_loss:.4f} val_acc {p.val_accuracy:.4f} ({p.elapsed:.0f}s)").ljust(len(line)) + "\n"
+                f"{val}({p.elapsed:.0f}s)").ljust(len(line)) + "\n"
     sys.stderr.write(line)
     sys.stderr.flush()
 

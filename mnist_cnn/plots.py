@@ -122,7 +122,7 @@ def curves_frame(batches: list[tuple[float, float, float]], epochs: list) -> "ob
 
     rows = [{"epoch": e, "metric": name, "value": v}
             for e, loss, acc in batches for name, v in (("train loss", loss), ("train accuracy", acc))]
-    for p in epochs:
+    for p in (e for e in epochs if e.val_accuracy is not None):  # some recipes validate after the last epoch only
         rows += [{"epoch": float(p.epoch), "metric": "validation loss", "value": p.val_loss},
                  {"epoch": float(p.epoch), "metric": "validation accuracy", "value": p.val_accuracy}]
     return pd.DataFrame(rows, columns=["epoch", "metric", "value"])

@@ -86,10 +86,12 @@ class ProgressCallback(keras.callbacks.Callback):
         if self.hook is None:
             return
         logs = logs or {}
+        validated = "val_loss" in logs  # not after every epoch in every recipe (ArchSpec.validate_each_epoch)
         self.hook(Progress("epoch", epoch + 1, self.epochs, self.steps, self.steps,
                            float(logs.get("loss", math.nan)), float(logs.get("accuracy", math.nan)),
                            time.perf_counter() - self.started,
-                           float(logs.get("val_loss", math.nan)), float(logs.get("val_accuracy", math.nan))))
+                           float(logs["val_loss"]) if validated else None,
+                           float(logs["val_accuracy"]) if validated else None))
 
 
 def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
@@ -138,7 +140,7 @@ def train(arch: str = "seed", epochs: int | None = None, batch_size: int | None 
     else:
         fit_data = {"x": to_model_input(x_train), "y": one_hot(y_train), "batch_size": batch_size, "shuffle": True}
     history = model.fit(**fit_data, epochs=epochs, validation_data=val, validation_batch_size=500,
-                        callbacks=[callback], verbose=0)
+                        validation_freq=1 if spec.validate_each_epoch else [epochs], callbacks=[callback], verbose=0)
     seconds = time.perf_counter() - started
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training cancelled")

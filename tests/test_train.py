@@ -34,6 +34,15 @@ def test_improved_recipe_learns_with_augmentation():
     assert result.model.count_params() == 162_378
 
 
+def test_the_default_improved_recipe_scores_the_test_set_after_its_last_epoch_only():
+    events = []
+    result = train("improved", epochs=2, limit=512, batch_size=128, progress=events.append, seed=0)
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert [e.val_accuracy is None for e in epochs] == [True, False]  # no test pass spent after epoch 1
+    assert epochs[-1].val_accuracy == pytest.approx(result.test_accuracy)
+    assert len(result.history["val_loss"]) == 1 and len(result.history["loss"]) == 2
+
+
 def test_cancel_stops_the_run_and_leaves_the_saved_model(tmp_path, quick_seed):
     path = tmp_path / "seed.keras"
     store.save_model(quick_seed.model, path, {"arch": "seed", "test_accuracy": quick_seed.test_accuracy})

@@ -183,10 +183,13 @@ def _metrics(state: jobs_mod.JobState) -> None:
     p = state.latest
     if p:
         st.markdown(f"Training: loss {p.loss:.4f} · accuracy {p.accuracy:.2%}")
-    if state.epochs_done:
-        last = state.epochs_done[-1]
+    validated = [e for e in state.epochs_done if e.val_accuracy is not None]
+    if validated:
+        last = validated[-1]
         st.markdown(f"Validation: loss {last.val_loss:.4f} · accuracy {last.val_accuracy:.2%}",
                     help=f"after epoch {last.epoch}, on the 10,000 MNIST test digits")
+    elif state.status == jobs_mod.RUNNING:
+        st.caption("This recipe scores the 10,000 test digits once, after its last epoch.")
     if state.batches:
         df = plots.curves_frame(state.batches, state.epochs_done)
         st.line_chart(df[df.metric.str.contains("loss")], x="epoch", y="value", color="metric", height=CURVE_HEIGHT)

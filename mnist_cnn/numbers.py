@@ -23,10 +23,10 @@ from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, NOT_ONE_DIGIT, default_gate
 from mnist_cnn.preprocess import ink_from_rgba, normalize_ink
 
 # The split of a drawing into digits maximises the sum of the chosen candidates' scores, each a
-# weighted sum of what speaks for it being one whole digit (SPAN_FEATURES), minus OVERLAP_WEIGHT
-# times how much neighbouring digits overlap. The weights were fitted (fit_numbers.py, an
-# averaged structured perceptron) on numbers made of MNIST *training* digits, so the benchmark's
-# test digits stay unseen.
+# weighted sum of what speaks for it being one whole digit (SPAN_FEATURES), minus a weighted sum
+# of what speaks against two neighbours being neighbouring digits (PAIR_FEATURES). The weights
+# were fitted (fit_numbers.py, an averaged structured perceptron) on numbers made of MNIST
+# *training* digits and of pen-drawn digits, so the benchmark's test digits stay unseen.
 SPAN_FEATURES = (
     "log P(digit)",  # the recogniser's confidence in its answer
     "log P(one digit)",  # the gate's: one whole digit, not a piece, a pair or a letter
@@ -42,12 +42,17 @@ SPAN_FEATURES = (
     "margin",  # log-odds of the recogniser's answer against its runner-up
     "aspect",  # width over height
     *(f"reads {d}" for d in range(10)),  # a slice of a stroke reads as a 1 more easily than as an 8
+    "thin",  # how much thinner than the drawing's usual stroke it is (a hair-thin line is no 1)
 )
 SPAN_WEIGHTS = np.array([  # in the order of SPAN_FEATURES
-    8.08, 60.01, -15.25, -46.43, -26.43, 5.06, -5.85, -25.86, 48.55, -46.32, -48.55, 17.17, -60.51,
-    -1.03, -14.14, -11.71, -1.82, -10.18, 4.41, -10.69, -5.19, -6.05, 7.85,
+    32.34, 45.25, -15.89, -18.31, -62.95, -1.92, -9.50, -95.08, 77.65, -167.40, -77.65, 19.95, -133.96,
+    11.83, -26.40, -42.19, -21.27, -29.48, -30.74, 11.17, -34.23, 15.89, 67.78, -51.77,
 ])
-OVERLAP_WEIGHT = 32.94  # two neighbouring digits one above the other (more likely parts of one digit)
+PAIR_FEATURES = (
+    "overlap",  # they overlap most of the narrower one's width (more likely parts of one digit)
+    "stacked",  # one is above the other rather than beside it (the halves of a broken 1)
+)
+PAIR_WEIGHTS = np.array([83.03, 12.17])
 WIDE_FROM = 0.9
 FREE_OVERLAP = 0.35  # share of the narrower digit's width neighbours may overlap at no cost
 # In a number, a piece is called "not a digit" only when the gate is fairly sure of it: the
@@ -117,13 +122,14 @@ def _predict(clf, x: np.ndarray) -> np.ndarray:
     return np.concatenate([clf.predict_proba(x[i : i + NUMPY_MAX_BATCH]) for i in range(0, len(x), NUMPY_MAX_BATCH)])
 
 
-def overlap(a: segment.Box, b: segment.Box) -> float:
-    """How much two neighbouring digits overlap, beyond FREE_OVERLAP of the narrower one's width,
-    from 0 to 1: digits of a number written left to right hardly overlap, so two pieces one above
-    the other are more likely parts of one digit."""
+def pair_features(a: segment.Box, b: segment.Box) -> np.ndarray:
+    """What speaks against two neighbouring candidates being neighbouring digits (PAIR_FEATURES),
+    each from 0 to 1: digits of a number written left to right stand side by side, hardly
+    overlapping, so two pieces one above the other are more likely parts of one digit."""
     shared = min(a.x1, b.x1) - max(a.x0, b.x0)
-    share = shared / max(1, min(a.width, b.width))
-    return max(0.0, share - FREE_OVERLAP) / (1.0 - FREE_OVERLAP)
+    overlap = max(0.0, shared / max(1, min(a.width, b.width)) - FREE_OVERLAP) / (1.0 - FREE_OVERLAP)
+    beside = max(0, min(a.y1, b.y1) - max(a.y0, b.y0)) / max(1, min(a.height, b.height))
+    return np.array([overlap, 1.0 - beside])
 
 
 def span_features(lay: segment.Layout, spans: list[tuple[int, int]], probs: np.ndarray,
@@ -139,12 +145,13 @@ def span_features(lay: segment.Layout, spans: list[tuple[int, int]], probs: np.n
                   np.log(gate_probs[k, NOT_DIGIT] + 1e-6),
                   max(0.0, box.width / lay.digit_height - WIDE_FROM), j - i == 1 and lay.is_small(i),
                   j - i - 1, 1.0 - box.height / lay.digit_height, 1.0,
-                  np.log(top[-1] + 1e-6) - np.log(top[-2] + 1e-6), box.width / box.height, *np.eye(10)[top_k])
+                  np.log(top[-1] + 1e-6) - np.log(top[-2] + 1e-6), box.width / box.height, *np.eye(10)[top_k],
+                  lay.thinness((i, j)))
     return out
 
 
 def best_split(n: int, spans: list[tuple[int, int]], scores: list[float], boxes: list[segment.Box],
-               overlap_weight: float = OVERLAP_WEIGHT) -> list[int]:
+               pair_weights: np.ndarray = PAIR_WEIGHTS) -> list[int]:
     """Indices of the spans that cover atoms 0..n-1 exactly once with the highest total score,
     neighbours' overlap counted against it (dynamic programming over the last span)."""
     starting: dict[int, list[int]] = {}
@@ -158,7 +165,7 @@ def best_split(n: int, spans: list[tuple[int, int]], scores: list[float], boxes:
         if best[k] == -np.inf:
             continue
         for nxt in starting.get(spans[k][1], []):
-            total = best[k] + scores[nxt] - overlap_weight * overlap(boxes[k], boxes[nxt])
+            total = best[k] + scores[nxt] - float(pair_features(boxes[k], boxes[nxt]) @ pair_weights)
             if total > best[nxt]:
                 best[nxt], back[nxt] = total, k
     ends = [k for k, (_, j) in enumerate(spans) if j == n and best[k] > -np.inf]

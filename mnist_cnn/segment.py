@@ -62,6 +62,13 @@ class Layout:
     strokes: list[int]  # which connected stroke each atom comes from
     digit_height: float
     cuts: list[tuple[float, float]]  # ink each atom's left and right cuts went through, in digit heights
+    thickness: list[float]  # each atom's stroke thickness (pixels)
+    pen: float  # the drawing's usual stroke thickness (pixels)
+
+    def thinness(self, span: tuple[int, int]) -> float:
+        """How much thinner than the drawing's usual stroke atoms i..j-1 are, from 0 to 1: a hair-thin
+        line beside a digit (an MNIST scanning artefact) is no 1."""
+        return max(0.0, 1.0 - max(self.thickness[span[0] : span[1]]) / self.pen)
 
     def is_small(self, i: int) -> bool:
         """Whether atom i is too small to be a digit on its own (a flag, a broken-off bit)."""
@@ -206,8 +213,18 @@ def layout(ink: np.ndarray) -> Layout | None:
     labels = np.zeros(ink.shape, dtype=np.int32)
     for k, (part, stroke_box, *_) in enumerate(pieces, start=1):
         labels[stroke_box.y0 : stroke_box.y1, stroke_box.x0 : stroke_box.x1][part] = k
+    thickness = _thickness(mask, labels, len(pieces))
     return Layout(ink, _claim_faint_ink(labels, ink), [p[2] for p in pieces], [p[3] for p in pieces], digit_height,
-                  [p[4] for p in pieces])
+                  [p[4] for p in pieces], thickness, float(np.median(thickness)))
+
+
+def _thickness(mask: np.ndarray, labels: np.ndarray, n: int) -> list[float]:
+    """Each atom's stroke thickness: twice the largest distance from its ink to the background,
+    measured in the whole drawing, so a slice of a stroke is as thick as the stroke."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    depth = ndimage.distance_transform_edt(np.pad(mask[window], 1))[1:-1, 1:-1]
+    return [2.0 * float(d) for d in ndimage.maximum(depth, labels[window], index=np.arange(1, n + 1))]
 
 
 def _gap(a: Box, b: Box) -> int:

@@ -12,8 +12,8 @@ from PIL import Image
 from mnist_cnn.config import NUMBER_CANVAS
 from mnist_cnn.numbers import read_number
 from mnist_cnn.preprocess import canvas_to_digits
-from mnist_cnn.strokes import DIGITS, arc, line, write_glyphs
-from mnist_cnn.synthetic_numbers import number_set
+from mnist_cnn.strokes import DIGITS, arc, line, random_digit_glyph, write_glyphs
+from mnist_cnn.synthetic_numbers import compose_number, number_set
 
 ROOT = Path(__file__).resolve().parent.parent
 N_NUMBERS = 30  # per spacing; the benchmark reads 300
@@ -22,6 +22,7 @@ FIVE_WITH_FLAG_APART = [line((0.22, 0.12), (0.18, 0.45)) + arc(0.48, 0.7, 0.38, 
                         line((0.3, -0.12), (0.9, -0.14))]
 FOUR_IN_TWO_STROKES_APART = [line((0.2, 0.0), (0.1, 0.6), (0.6, 0.6)), line((0.75, 0.0), (0.75, 1.0))]
 FOUR_IN_TWO_CROSSING_STROKES = DIGITS[4][1]
+ZERO_IN_TWO_HALVES_APART = [arc(0.5, 0.5, 0.32, 0.5, -75, 75), arc(0.5, 0.5, 0.32, 0.5, 105, 255)]
 
 
 def accuracy(clf, mnist, spacing, seed):
@@ -32,11 +33,41 @@ def accuracy(clf, mnist, spacing, seed):
 
 @pytest.mark.parametrize("spacing", ["generous", "close"])
 def test_numbers_whose_digits_do_not_touch_are_read_exactly(improved_clf, mnist, spacing):
-    assert accuracy(improved_clf, mnist, spacing, seed=11) >= 0.9  # 97-98% on 300 in the benchmark
+    assert accuracy(improved_clf, mnist, spacing, seed=11) >= 0.93  # 98-99% on 300 in the benchmark
 
 
 def test_numbers_whose_digits_touch_are_mostly_read_exactly(improved_clf, mnist):
-    assert accuracy(improved_clf, mnist, "touching", seed=12) >= 0.6  # about 74% in the benchmark; goal 85%
+    assert accuracy(improved_clf, mnist, "touching", seed=12) >= 0.8  # about 90% in the benchmark; goal 85%
+
+
+def test_pen_drawn_digits_that_touch_read_as_separate_digits(improved_clf):
+    """Written quickly, neighbours' ink runs into each other: a 1 against a 6 is still two digits."""
+    rng = np.random.default_rng(8)
+    numbers = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(20)]
+    read = [read_number(improved_clf, write_glyphs([random_digit_glyph(int(d), rng) for d in digits],
+                                                   NUMBER_CANVAS, rng, gap=0.1)).text == "".join(map(str, digits))
+            for digits in numbers]
+    assert sum(read) >= 15, read  # about 82%
+
+
+def pieces(digit: np.ndarray) -> int:
+    """How many pieces (8-connected, not specks) an MNIST digit's ink comes in."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(digit > 0.1 * digit.max(), structure=np.ones((3, 3)))
+    areas = np.bincount(labels.ravel())[1:]
+    return int((areas >= 0.05 * areas.max()).sum())
+
+
+def test_mnist_digits_that_came_in_pieces_read_as_one_digit(improved_clf, mnist):
+    """Some MNIST digits' strokes are broken (a 5's flag, a 1 with a faint middle): between two
+    whole digits, the pieces still read as one digit, not as a digit and a 1."""
+    _, (x_test, y_test) = mnist
+    broken = [k for k in range(len(x_test)) if pieces(x_test[k]) > 1][:40]
+    rng = np.random.default_rng(9)
+    read = [read_number(improved_clf, compose_number([x_test[2], x_test[k], x_test[0]], rng, "generous")).text
+            == f"{y_test[2]}{y_test[k]}{y_test[0]}" for k in broken]
+    assert len(read) == 40 and sum(read) >= 34, read
 
 
 def test_touching_digits_are_cut_apart(improved_clf, mnist):
@@ -51,8 +82,9 @@ def test_touching_digits_are_cut_apart(improved_clf, mnist):
 
 
 @pytest.mark.parametrize("glyph, digit", [(FIVE_WITH_FLAG_APART, 5), (FOUR_IN_TWO_STROKES_APART, 4),
-                                          (FOUR_IN_TWO_CROSSING_STROKES, 4)],
-                         ids=["5 with a detached flag", "4 in two strokes apart", "4 in two crossing strokes"])
+                                          (FOUR_IN_TWO_CROSSING_STROKES, 4), (ZERO_IN_TWO_HALVES_APART, 0)],
+                         ids=["5 with a detached flag", "4 in two strokes apart", "4 in two crossing strokes",
+                              "0 in two halves that do not meet"])
 def test_strokes_of_one_digit_stay_together(improved_clf, glyph, digit):
     rng = np.random.default_rng(4)
     read = [read_number(improved_clf, write_glyphs([DIGITS[1][0], glyph, DIGITS[7][0]], NUMBER_CANVAS, rng)).text

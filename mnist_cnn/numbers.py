@@ -1,12 +1,13 @@
 """Reading a whole number: the drawing split into digits, each recognised, left to right.
 
 segment.py offers candidate digits (single strokes, slices of wide strokes, neighbours put
-together). The recogniser picks among them: the reading is the split of the drawing into
-digits whose recognition is most confident overall (the product of the digits'
-probabilities, found by dynamic programming over the candidates). A 5's detached flag alone
-is a poor digit and the body alone a doubtful one, so they stay together; two touching 0s
-read as one wide blob are an unlikely 8, so they are cut apart. Each digit then goes through
-the not-a-digit gate (notdigit.py).
+together). The recogniser and the not-a-digit gate (notdigit.py) judge each candidate, and the
+reading is the split of the drawing into candidates that scores best overall (dynamic
+programming over the candidates), a candidate's score weighing the networks' verdicts with
+its shape: how wide, how short, how thin, how much ink its cuts went through. A 5's detached
+flag alone is a poor digit and the body alone a doubtful one, so they stay together; two
+touching 0s read as one wide blob are an unlikely 8, so they are cut apart. The weights were
+fitted on numbers made of MNIST training digits (fit_numbers.py).
 """
 
 from __future__ import annotations
@@ -45,21 +46,22 @@ SPAN_FEATURES = (
     "thin",  # how much thinner than the drawing's usual stroke it is (a hair-thin line is no 1)
 )
 SPAN_WEIGHTS = np.array([  # in the order of SPAN_FEATURES
-    32.34, 45.25, -15.89, -18.31, -62.95, -1.92, -9.50, -95.08, 77.65, -167.40, -77.65, 19.95, -133.96,
-    11.83, -26.40, -42.19, -21.27, -29.48, -30.74, 11.17, -34.23, 15.89, 67.78, -51.77,
+    36.70, 40.12, -15.15, 2.67, -68.90, -2.46, -11.62, -109.99, 76.98, -203.40, -76.98, 20.95, -140.43,
+    18.61, -29.50, -45.05, -28.43, -39.99, -29.94, 10.64, -38.15, 25.40, 79.45, -78.00,
 ])
 PAIR_FEATURES = (
     "overlap",  # they overlap most of the narrower one's width (more likely parts of one digit)
     "stacked",  # one is above the other rather than beside it (the halves of a broken 1)
 )
-PAIR_WEIGHTS = np.array([83.03, 12.17])
+PAIR_WEIGHTS = np.array([88.50, 8.92])
 WIDE_FROM = 0.9
+LOG_FLOOR = 1e-6  # probabilities below this count as this in the features
 FREE_OVERLAP = 0.35  # share of the narrower digit's width neighbours may overlap at no cost
 # In a number, a piece is called "not a digit" only when the gate is fairly sure of it: the
 # person said they are writing digits, and a ? in the middle of a number costs more than a
 # missed letter. (One-digit mode uses the gate's own, lower threshold.)
 NUMBER_FLAG_AT = 0.8
-LETTER_STROKE_AT = 0.5  # a cut stroke is read whole when the gate thinks it more likely a letter than not
+LETTER_STROKE_AT = 0.8  # a cut stroke is read whole when the gate is fairly sure it is a letter
 LETTER_MAX_WIDTH = 1.5  # wider strokes are taken for digits run together, never for one letter
 USE_DEFAULT_GATE = object()
 
@@ -132,6 +134,11 @@ def pair_features(a: segment.Box, b: segment.Box) -> np.ndarray:
     return np.array([overlap, 1.0 - beside])
 
 
+def _log(p: float) -> float:
+    """log p, no lower than log LOG_FLOOR: beyond that, a network's certainty means nothing more."""
+    return float(np.log(max(p, LOG_FLOOR)))
+
+
 def span_features(lay: segment.Layout, spans: list[tuple[int, int]], probs: np.ndarray,
                   gate_probs: np.ndarray) -> np.ndarray:
     """(len(spans), len(SPAN_FEATURES)): what speaks for and against each candidate being one
@@ -140,12 +147,11 @@ def span_features(lay: segment.Layout, spans: list[tuple[int, int]], probs: np.n
     for k, (i, j) in enumerate(spans):
         box = segment.span_box(lay, (i, j))
         top, top_k = np.sort(probs[k]), int(probs[k].argmax())
-        out[k] = (np.log(probs[k].max() + 1e-6), np.log(gate_probs[k, DIGIT] + 1e-6),
-                  np.log(gate_probs[k, NOT_ONE_DIGIT] + 1e-6), lay.is_cut(i), lay.cuts[i][0] + lay.cuts[j - 1][1],
-                  np.log(gate_probs[k, NOT_DIGIT] + 1e-6),
+        out[k] = (_log(probs[k].max()), _log(gate_probs[k, DIGIT]), _log(gate_probs[k, NOT_ONE_DIGIT]),
+                  lay.is_cut(i), lay.cuts[i][0] + lay.cuts[j - 1][1], _log(gate_probs[k, NOT_DIGIT]),
                   max(0.0, box.width / lay.digit_height - WIDE_FROM), j - i == 1 and lay.is_small(i),
                   j - i - 1, 1.0 - box.height / lay.digit_height, 1.0,
-                  np.log(top[-1] + 1e-6) - np.log(top[-2] + 1e-6), box.width / box.height, *np.eye(10)[top_k],
+                  _log(top[-1]) - _log(top[-2]), box.width / box.height, *np.eye(10)[top_k],
                   lay.thinness((i, j)))
     return out
 

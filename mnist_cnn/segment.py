@@ -1,11 +1,13 @@
 """Cutting a drawing of a number into candidate pieces, left to right.
 
 The ink is split into *atoms*: its connected strokes, and, for a stroke wide enough to be
-several touching digits, vertical slices between the thinnest columns (minima of the ink's
-column profile). A digit is then one atom or a few neighbouring atoms put back together: the
-5's detached flag with its body, the two strokes of a 4, the slices of one digit that was cut
-in vain. Which grouping is right is decided by the recogniser (numbers.py); this module only
-offers the candidates (`spans`) and the ink of each (`span_ink`).
+several touching digits (a 1 against a 6 is narrower than it is tall), slices between
+top-to-bottom paths through the least ink, which slant and bend where slanted digits meet.
+A digit is then one atom or a few neighbouring atoms put back together: the 5's detached flag
+with its body, the two strokes of a 4, the slices of one digit that was cut in vain, so
+cutting too often costs only time. Which grouping is right is decided by the recogniser
+(numbers.py); this module only offers the candidates (`spans`) and the ink of each
+(`span_ink`).
 """
 
 from __future__ import annotations

@@ -203,5 +203,6 @@ def test_the_server_loads_what_a_first_visit_needs_before_it_answers_without_ten
     finally:
         server.terminate()
         server.wait(30)
-    assert "/pandas/_libs/" in libraries
+    assert "/pandas/_libs/" in libraries  # the first thing the warm-up loads...
+    assert "/h5py/" in libraries  # ...and the last: the model, read from its .keras file
     assert "tensorflow" not in libraries

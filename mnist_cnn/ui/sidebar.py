@@ -180,6 +180,11 @@ def training_curves() -> None:
         _metrics(state)
 
 
+def _validates_at_the_end_only(state: jobs_mod.JobState) -> bool:
+    spec = architectures().get(state.arch) if state.kind == "train" else None
+    return spec is not None and not spec.validate_each_epoch
+
+
 def _metrics(state: jobs_mod.JobState) -> None:
     p = state.latest
     if p:
@@ -189,7 +194,7 @@ def _metrics(state: jobs_mod.JobState) -> None:
         last = validated[-1]
         st.markdown(f"Validation: loss {last.val_loss:.4f} · accuracy {last.val_accuracy:.2%}",
                     help=f"after epoch {last.epoch}, on the 10,000 MNIST test digits")
-    elif state.status == jobs_mod.RUNNING:
+    elif state.running and _validates_at_the_end_only(state):
         st.caption("This recipe scores the 10,000 test digits once, after its last epoch.")
     if state.batches:
         df = plots.curves_frame(state.batches, state.epochs_done)

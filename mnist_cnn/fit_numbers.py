@@ -29,8 +29,7 @@ class Example:
     """One composed number, its candidates, and which digit of the number each candidate is."""
 
     text: str
-    cands: numbers.Candidates
-    features: np.ndarray
+    cands: numbers.Candidates  # its features are computed once (numbers.Candidates.features)
     places: np.ndarray  # see span_places
 
 
@@ -62,7 +61,7 @@ def path_features(ex: Example, path: list[int]) -> np.ndarray:
     spans = [k for k in path if ex.cands.images[k] is not None]
     pairs = sum((numbers.pair_features(boxes[a], boxes[b]) for a, b in zip(path, path[1:])),
                 np.zeros(len(numbers.PAIR_FEATURES)))
-    return np.append(ex.features[spans].sum(axis=0), -pairs)
+    return np.append(ex.cands.features[spans].sum(axis=0), -pairs)
 
 
 def best_path(ex: Example, theta: np.ndarray, only: np.ndarray | None = None) -> list[int]:
@@ -93,7 +92,7 @@ def make_example(clf, gate, ink: np.ndarray, owner: np.ndarray, text: str) -> Ex
         return None
     places = span_places(cands.lay, owner, cands.spans, text, cands.probs.argmax(axis=1))
     slim = replace(cands, lay=replace(cands.lay, ink=None, labels=None))  # the pictures are no longer needed
-    return Example(text, slim, cands.features, places)
+    return Example(text, slim, places)
 
 
 def examples(clf, gate, images: np.ndarray, labels: np.ndarray, per_spacing: int, seed: int) -> list[Example]:

@@ -13,7 +13,7 @@ fitted on numbers made of MNIST training digits (fit_numbers.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -140,12 +140,11 @@ def _log(p: float) -> float:
 
 
 def span_features(lay: segment.Layout, spans: list[tuple[int, int]], probs: np.ndarray,
-                  gate_probs: np.ndarray) -> np.ndarray:
+                  gate_probs: np.ndarray, boxes: list[segment.Box]) -> np.ndarray:
     """(len(spans), len(SPAN_FEATURES)): what speaks for and against each candidate being one
     whole digit."""
     out = np.zeros((len(spans), len(SPAN_FEATURES)))
-    for k, (i, j) in enumerate(spans):
-        box = segment.span_box(lay, (i, j))
+    for k, ((i, j), box) in enumerate(zip(spans, boxes)):
         top, top_k = np.sort(probs[k]), int(probs[k].argmax())
         out[k] = (_log(probs[k].max()), _log(gate_probs[k, DIGIT]), _log(gate_probs[k, NOT_ONE_DIGIT]),
                   lay.is_cut(i), lay.cuts[i][0] + lay.cuts[j - 1][1], _log(gate_probs[k, NOT_DIGIT]),
@@ -183,27 +182,30 @@ def best_split(n: int, spans: list[tuple[int, int]], scores: list[float], boxes:
     return chosen[::-1]
 
 
-def _strokes_not_digits(lay: segment.Layout, gate) -> set[int]:
+def _strokes_not_digits(lay: segment.Layout, gate) -> dict[int, tuple[int, int]]:
     """Strokes that were cut but, whole, look to the gate like a letter or a shape rather than
-    like digits run together: they are not cut into digit-like pieces (a W is not three 1s)."""
+    like digits run together, with the span of their atoms: they are not cut into digit-like
+    pieces (a W is not three 1s)."""
     if gate is None:
-        return set()
-    wholes = {}
+        return {}
+    wholes, images = {}, []
     for stroke in set(lay.strokes):
         atoms = [i for i, s in enumerate(lay.strokes) if s == stroke]
-        width = segment.span_box(lay, (atoms[0], atoms[-1] + 1)).width
-        if 1 < len(atoms) == atoms[-1] + 1 - atoms[0] and width <= LETTER_MAX_WIDTH * lay.digit_height:
-            image = normalize_ink(segment.span_ink(lay, (atoms[0], atoms[-1] + 1)))
+        span = (atoms[0], atoms[-1] + 1)
+        width = segment.span_box(lay, span).width
+        if 1 < len(atoms) == span[1] - span[0] and width <= LETTER_MAX_WIDTH * lay.digit_height:
+            image = normalize_ink(segment.span_ink(lay, span))
             if image is not None:
-                wholes[stroke] = image
+                wholes[stroke] = span
+                images.append(image)
     if not wholes:
-        return set()
-    probs = gate.probs(np.stack(list(wholes.values())))
-    return {stroke for stroke, p in zip(wholes, probs)
+        return {}
+    probs = gate.probs(np.stack(images))
+    return {stroke: span for (stroke, span), p in zip(wholes.items(), probs)
             if gate.flags(p[NOT_DIGIT]) and p[NOT_DIGIT] > max(p[NOT_ONE_DIGIT], LETTER_STROKE_AT)}
 
 
-def _cuts_into(lay: segment.Layout, span: tuple[int, int], strokes: set[int]) -> bool:
+def _cuts_into(lay: segment.Layout, span: tuple[int, int], strokes: dict[int, tuple[int, int]]) -> bool:
     i, j = span
     return (lay.is_cut(i) and lay.strokes[i] in strokes) or (lay.is_cut(j) and lay.strokes[j - 1] in strokes)
 
@@ -225,11 +227,11 @@ class Candidates:
     gate_probs: np.ndarray  # (n, 3) the gate's
     allowed: np.ndarray  # False where a span may not be a digit (it cuts a letter apart, or is faint)
 
-    @property
+    @cached_property  # computed once: read_ink and the weight fitting (fit_numbers.py) ask again and again
     def features(self) -> np.ndarray:
-        return span_features(self.lay, self.spans, self.probs, self.gate_probs)
+        return span_features(self.lay, self.spans, self.probs, self.gate_probs, self.boxes)
 
-    @property
+    @cached_property
     def boxes(self) -> list[segment.Box]:
         return [segment.span_box(self.lay, s) for s in self.spans]
 
@@ -242,10 +244,7 @@ def candidates(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> Candidates | None
     gate = _resolve_gate(gate)
     whole = _strokes_not_digits(lay, gate)
     spans = segment.spans(lay)
-    for stroke in whole:  # such a stroke is read whole, however wide
-        atoms = [i for i, s in enumerate(lay.strokes) if s == stroke]
-        if (atoms[0], atoms[-1] + 1) not in spans:
-            spans.append((atoms[0], atoms[-1] + 1))
+    spans += [span for span in whole.values() if span not in spans]  # such a stroke is read whole, however wide
     images = [normalize_ink(segment.span_ink(lay, span)) for span in spans]
     usable = [k for k, image in enumerate(images) if image is not None]  # faint specks have none
     if not usable:

@@ -11,26 +11,37 @@ TITLE = "Whole numbers and “not a digit”"
 LENGTHS = (2, 3, 4, 5, 6)
 
 
-def _number_rows(clf, x_test, y_test, per_length: int) -> list[str]:
+def _read_row(clf, label: str, cases_by_length) -> tuple[str, list[int]]:
+    """One table row: how many numbers of each length read exactly, and the median time per
+    number; also returns the counts. `cases_by_length` gives, per length, (canvas, text) pairs."""
     from mnist_cnn.numbers import read_number
+
+    counts, cells, times = [], [], []
+    for cases in cases_by_length:
+        ok = total = 0
+        for canvas, text in cases:
+            started = time.perf_counter()
+            ok += read_number(clf, canvas).text == text
+            times.append(time.perf_counter() - started)
+            total += 1
+        counts.append(ok)
+        cells.append(f"{ok / total:.1%}")
+    share = sum(counts) / len(times)
+    return f"| {label} | {' | '.join(cells)} | **{share:.1%}** | {statistics.median(times) * 1e3:.0f} ms |", counts
+
+
+def _number_rows(clf, x_test, y_test, per_length: int) -> list[str]:
     from mnist_cnn.synthetic_numbers import SPACINGS, number_set
 
     rows = ["| spacing | " + " | ".join(f"{n} digits" for n in LENGTHS) + " | all | median time per number |",
             "| --- | " + " | ".join("---" for _ in LENGTHS) + " | --- | --- |"]
     apart = np.zeros(len(LENGTHS), int)  # the issue's goal counts every spacing where digits do not touch
     for spacing in SPACINGS:
-        cells, right, total, times = [], 0, 0, []
-        for i, n in enumerate(LENGTHS):
-            ok = 0
-            for canvas, text in number_set(x_test, y_test, per_length, spacing, (n, n), seed=100 + n):
-                started = time.perf_counter()
-                ok += read_number(clf, canvas).text == text
-                times.append(time.perf_counter() - started)
-            cells.append(f"{ok / per_length:.1%}")
-            right, total = right + ok, total + per_length
-            apart[i] += ok if spacing != "touching" else 0
-        median_ms = statistics.median(times) * 1e3
-        rows.append(f"| {spacing} | {' | '.join(cells)} | **{right / total:.1%}** | {median_ms:.0f} ms |")
+        row, counts = _read_row(clf, spacing, (number_set(x_test, y_test, per_length, spacing, (n, n), seed=100 + n)
+                                               for n in LENGTHS))
+        rows.append(row)
+        if spacing != "touching":
+            apart += counts
     per_cell = per_length * (len(SPACINGS) - 1)
     rows.append(f"| digits apart (generous and close; goal ≥ 97%) | {' | '.join(f'{a / per_cell:.1%}' for a in apart)} "
                 f"| **{apart.sum() / (per_cell * len(LENGTHS)):.1%}** | |")
@@ -41,24 +52,18 @@ def _number_rows(clf, x_test, y_test, per_length: int) -> list[str]:
 def _pen_row(clf, per_length: int) -> str:
     """Numbers written with an even pen, as the canvas draws them (strokes.py), a little apart."""
     from mnist_cnn.config import NUMBER_CANVAS
-    from mnist_cnn.numbers import read_number
     from mnist_cnn.strokes import random_digit_glyph, write_glyphs
 
     rng = np.random.default_rng(7)
-    cells, right, times = [], 0, []
-    for n in LENGTHS:
-        ok = 0
+
+    def cases(n: int):
         for _ in range(per_length):
             digits = rng.integers(0, 10, n)
             canvas = write_glyphs([random_digit_glyph(int(d), rng) for d in digits], NUMBER_CANVAS, rng,
                                   gap=rng.uniform(0.15, 0.5))
-            started = time.perf_counter()
-            ok += read_number(clf, canvas).text == "".join(map(str, digits))
-            times.append(time.perf_counter() - started)
-        cells.append(f"{ok / per_length:.1%}")
-        right += ok
-    return (f"| pen-drawn digits, apart | {' | '.join(cells)} | **{right / (per_length * len(LENGTHS)):.1%}** | "
-            f"{statistics.median(times) * 1e3:.0f} ms |")
+            yield canvas, "".join(map(str, digits))
+
+    return _read_row(clf, "pen-drawn digits, apart", (cases(n) for n in LENGTHS))[0]
 
 
 def _gate_rows(gate, x_test, y_test, n_other: int, n_canvas: int) -> list[str]:

@@ -50,6 +50,14 @@ def wait_healthy(url: str, timeout: float = START_TIMEOUT_S, proc: subprocess.Po
 @contextmanager
 def running_app(env: dict[str, str] | None = None, log_path: Path | None = None) -> Iterator[str]:
     """`streamlit run app.py` on a free localhost port; yields its URL and stops it afterwards."""
+    with running_server(env, log_path) as (url, _):
+        yield url
+
+
+@contextmanager
+def running_server(env: dict[str, str] | None = None,
+                   log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As running_app, also yielding the server process (to look at it from outside)."""
     port = free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
@@ -60,7 +68,7 @@ def running_app(env: dict[str, str] | None = None, log_path: Path | None = None)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc=proc)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

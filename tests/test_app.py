@@ -178,7 +178,6 @@ def test_the_draw_tab_and_sidebar_never_wait_for_tensorflow():
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
-
 def _loaded_libraries(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
 
@@ -187,22 +186,10 @@ def _loaded_libraries(pid: int) -> str:
 def test_the_server_loads_what_a_first_visit_needs_before_it_answers_without_tensorflow(tmp_path):
     """`streamlit run app.py` warms up before its health check answers (app.py's st.App): once it
     answers, pandas (which Streamlit needs for the canvas) is loaded, TensorFlow still is not."""
-    import os
-    import subprocess
-    import sys
-
     from mnist_cnn import browser
 
-    port = browser.free_port()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port),
-                               "--server.headless", "true"], env={**os.environ, "MNIST_DRAW_HOME": str(tmp_path)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        browser.wait_healthy(f"http://localhost:{port}", proc=server)
+    with browser.running_server(env={"MNIST_DRAW_HOME": str(tmp_path)}) as (_, server):
         libraries = _loaded_libraries(server.pid)
-    finally:
-        server.terminate()
-        server.wait(30)
     assert "/pandas/_libs/" in libraries  # the first thing the warm-up loads...
     assert "/h5py/" in libraries  # ...and the last: the model, read from its .keras file
     assert "tensorflow" not in libraries

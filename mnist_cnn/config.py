@@ -43,6 +43,13 @@ def user_home() -> Path:
 def user_models_dir() -> Path:
     return user_home() / "models"
 
+
+def child_env() -> dict[str, str]:
+    """The environment for a child `python -m mnist_cnn...` (the training worker, the feature
+    index): the package must import wherever the server was started from."""
+    paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
 # Test-only: cap the number of training images a retrain from the app uses.
 TRAIN_LIMIT_ENV = "MNIST_DRAW_TRAIN_LIMIT"
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_cnn.config import NUM_CLASSES, REPO_ROOT, user_home
+from mnist_cnn.config import NUM_CLASSES, REPO_ROOT, child_env, user_home
 
 COMPONENTS = 64  # feature directions kept for cosine similarity (128 agreed no better, took twice as long)
 BASIS_SAMPLE = 4_000  # training images the directions are fitted on
@@ -236,11 +236,9 @@ def ensure_built(model_path: Path | str, model_id: str, limit: int | None = None
         command = [sys.executable, "-m", "mnist_cnn.feature_index", "--model", str(model_path)]
         if limit is not None:
             command += ["--limit", str(limit)]
-        paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH")]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-        with open(_marker(name, "log"), "w") as log:  # the package must import wherever the server started
+        with open(_marker(name, "log"), "w") as log:
             child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=REPO_ROOT, env=env, start_new_session=True)
+                                     cwd=REPO_ROOT, env=child_env(), start_new_session=True)
         _children[name] = child
         _marker(name, "building").write_text(str(child.pid))
         return BUILDING

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mnist_cnn import store
-from mnist_cnn.config import REPO_ROOT, user_home, user_models_dir
+from mnist_cnn.config import REPO_ROOT, child_env, user_home, user_models_dir
 from mnist_cnn.progress import Progress
 
 IDLE, RUNNING, FINISHED, FAILED = "idle", "running", "finished", "failed"
@@ -165,11 +164,9 @@ class TrainingJobs:
     @staticmethod
     def _spawn(job: dict) -> subprocess.Popen:
         log = state_path().parent / LOG_FILE
-        paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH")]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
         with open(log, "w") as err:
             proc = subprocess.Popen([sys.executable, "-m", "mnist_cnn.worker"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=err, cwd=REPO_ROOT, env=env, text=True)
+                                    stdout=subprocess.PIPE, stderr=err, cwd=REPO_ROOT, env=child_env(), text=True)
         proc.stdin.write(json.dumps(job))
         proc.stdin.close()
         return proc

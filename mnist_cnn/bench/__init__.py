@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from mnist_cnn import store
-from mnist_cnn.config import REPO_ROOT
+from mnist_cnn.config import REPO_ROOT, child_env
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def bench_startup(sizes: Sizes) -> list[str]:
     from mnist_cnn import browser
 
     code = "from mnist_cnn.inference import load_classifier; load_classifier()"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = child_env()
     ready = _timed(lambda: subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=REPO_ROOT,
                                           capture_output=True), sizes.startup_reps)
     served = []

@@ -5,7 +5,8 @@ comes first and needs no TensorFlow, so a cold server shows a working canvas at 
 tabs are built only while open and may load TensorFlow, with a spinner that says so.
 
 `streamlit run app.py` imports this file once to find its server, `app` (Streamlit's st.App),
-which warms up before it answers (ui/startup.py); each visit then runs it as the page.
+which warms up before it answers (ui/startup.py) and also serves the training run's live state
+as JSON for the sidebar's live view (ui/run_monitor.py); each visit then runs it as the page.
 """
 
 from __future__ import annotations
@@ -38,6 +39,6 @@ def render_page() -> None:
 if __name__ == "__main__":  # a visit: Streamlit runs this file as __main__
     render_page()
 else:  # `streamlit run app.py` importing it to find the server
-    from mnist_cnn.ui.startup import lifespan
+    from mnist_cnn.ui.startup import lifespan, routes
 
-    app = st.App(__file__, lifespan=lifespan)
+    app = st.App(__file__, lifespan=lifespan, routes=routes())

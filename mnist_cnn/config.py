@@ -50,6 +50,9 @@ def child_env() -> dict[str, str]:
     paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
+# The training run's live state as JSON, served beside the page (ui/startup.py, ui/run_monitor.py).
+TRAINING_ROUTE = "/api/training"
+
 # Test-only: cap the number of training images a retrain from the app uses.
 TRAIN_LIMIT_ENV = "MNIST_DRAW_TRAIN_LIMIT"
 

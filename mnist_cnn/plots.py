@@ -116,18 +116,6 @@ def errors_per_digit_chart(confusion: np.ndarray):
     return (bars + labels).properties(height=260)
 
 
-def curves_frame(batches: list[tuple[float, float, float]], epochs: list) -> "object":
-    """Training curves as a long DataFrame (epoch, metric, value) for st.line_chart."""
-    import pandas as pd
-
-    rows = [{"epoch": e, "metric": name, "value": v}
-            for e, loss, acc in batches for name, v in (("train loss", loss), ("train accuracy", acc))]
-    for p in (e for e in epochs if e.val_accuracy is not None):  # some recipes validate after the last epoch only
-        rows += [{"epoch": float(p.epoch), "metric": "validation loss", "value": p.val_loss},
-                 {"epoch": float(p.epoch), "metric": "validation accuracy", "value": p.val_accuracy}]
-    return pd.DataFrame(rows, columns=["epoch", "metric", "value"])
-
-
 def png_data_uri(image: Image.Image) -> str:
     import base64
     import io

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from mnist_cnn import data, store
+from mnist_cnn import data, jobs, store
 from mnist_cnn.config import DATA_ENV
 from mnist_cnn.inference import Classifier, load_classifier
 
@@ -96,6 +96,12 @@ def test_report(path: str, model_id: str):
     report = evaluate_classifier(classifier_for(path, model_id))
     settle_memory()
     return report
+
+
+@st.cache_resource(show_spinner=False)
+def training_jobs() -> jobs.TrainingJobs:
+    """The server's one training run, shared by every session (and run_monitor's route)."""
+    return jobs.TrainingJobs()
 
 
 def session_id() -> str:

@@ -8,27 +8,16 @@ import os
 import streamlit as st
 
 from mnist_cnn import jobs as jobs_mod
-from mnist_cnn import plots, store
+from mnist_cnn import store
 from mnist_cnn.config import BATCH_SIZES, EPOCH_RANGE, TRAIN_LIMIT_ENV
 from mnist_cnn.data import EXPECTED_COUNTS
 from mnist_cnn.inference import Classifier
-from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id
+from mnist_cnn.ui import run_monitor
+from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id, training_jobs
 
-# While a run trains, every open page polls it, on CPU the training worker yields. Measured with
-# two pages open on 2 cores: a 1-second progress poll and 5-second charts took 0.6 of a core
-# (server 0.2, Chromium 0.4); a 2-second poll and 10-second charts 0.2-0.4.
-POLL_RUNNING_S, POLL_IDLE_S = 2.0, 10.0  # idle sessions still notice a run started elsewhere
-CURVES_POLL_S = 10.0
-CURVE_HEIGHT = 160
 TRAIN_CHOICES = ("MNIST from scratch", "Fine-tune on my drawings")
 FINETUNE_EPOCHS = (1, 10)
 FINETUNE_SECONDS_PER_EPOCH = 15  # measured on the 2-core machine: 8,000 images an epoch
-
-
-@st.cache_resource(show_spinner=False)
-def training_jobs() -> jobs_mod.TrainingJobs:
-    """The server's one training run, shared by every session."""
-    return jobs_mod.TrainingJobs()
 
 
 def architectures() -> dict:
@@ -156,78 +145,34 @@ def _decision(state: jobs_mod.JobState) -> None:
     a, b = st.columns(2)
     if a.button("Use it anyway", key="use_new_model"):
         training_jobs().decide(True, session_id())
-        st.rerun(scope="app")
+        st.rerun()
     if b.button("Keep the current one", key="keep_current_model"):
         training_jobs().decide(False, session_id())
-        st.rerun(scope="app")
+        st.rerun()
 
 
-def _progress(state: jobs_mod.JobState) -> None:
-    p = state.latest
-    st.progress(p.fraction if p else 0.0, text=state.message)
-    eta = f" · about {format_seconds(p.eta)} left" if p and p.eta is not None else ""
-    st.caption(f"{state.arch}, {plural(state.epochs, 'epoch')}, batch {state.batch_size} · "
-               f"elapsed {format_seconds(state.elapsed)}{eta}")
-    if st.button("Cancel", key="cancel_training"):
-        training_jobs().cancel()
-        st.rerun(scope="fragment")
-
-
-def training_curves() -> None:
-    """Metrics and curves of the current (or last) run, refreshed every few seconds."""
+def run_panel() -> None:
+    """The server's run as this session sees it: the live bar and curves (run_monitor), Cancel
+    while it trains, and how it ended (with the starter's choice when the new model is worse)."""
     state = training_jobs().snapshot()
-    if state.status != jobs_mod.IDLE:
-        _metrics(state)
-
-
-def _validates_at_the_end_only(state: jobs_mod.JobState) -> bool:
-    spec = architectures().get(state.arch) if state.kind == "train" else None
-    return spec is not None and not spec.validate_each_epoch
-
-
-def _metrics(state: jobs_mod.JobState) -> None:
-    p = state.latest
-    if p:
-        st.markdown(f"Training: loss {p.loss:.4f} · accuracy {p.accuracy:.2%}")
-    validated = [e for e in state.epochs_done if e.val_accuracy is not None]
-    if validated:
-        last = validated[-1]
-        st.markdown(f"Validation: loss {last.val_loss:.4f} · accuracy {last.val_accuracy:.2%}",
-                    help=f"after epoch {last.epoch}, on the 10,000 MNIST test digits")
-    elif state.running and _validates_at_the_end_only(state):
-        st.caption("This recipe scores the 10,000 test digits once, after its last epoch.")
-    if state.batches:
-        df = plots.curves_frame(state.batches, state.epochs_done)
-        st.line_chart(df[df.metric.str.contains("loss")], x="epoch", y="value", color="metric", height=CURVE_HEIGHT)
-        st.line_chart(df[df.metric.str.contains("accuracy")], x="epoch", y="value", color="metric", height=CURVE_HEIGHT)
-
-
-def training_status() -> None:
-    """Polls the server's run: progress for every session, and a full rerun when a run starts or
-    ends, so every session's buttons, polling rate and model follow."""
-    state = training_jobs().snapshot()
-    seen = st.session_state.setdefault("seen_run", (state.run_id, state.status, state.decision))
-    if (state.run_id, state.status, state.decision) != seen:
-        st.session_state["seen_run"] = (state.run_id, state.status, state.decision)
-        st.rerun(scope="app")
-    if state.status == jobs_mod.IDLE:
-        return
+    run_monitor.render(state, run_monitor.PROGRESS)
     if state.running:
-        _progress(state)
+        if st.button("Cancel", key="cancel_training"):
+            training_jobs().cancel()
+            st.rerun()
     elif state.status == jobs_mod.FINISHED:
         st.success(state.message)
         _decision(state)
     elif state.status in (jobs_mod.CANCELLED, jobs_mod.INTERRUPTED):
         st.info(state.message)
-    else:
+    elif state.status == jobs_mod.FAILED:
         st.error(state.message)
+    if state.status != jobs_mod.IDLE:
+        run_monitor.render(state, run_monitor.CURVES)
 
 
 def render(clf: Classifier) -> None:
     with st.sidebar:
         model_info(clf)
         retrain_controls(clf)
-        poll = POLL_RUNNING_S if training_jobs().snapshot().running else POLL_IDLE_S
-        st.fragment(run_every=poll)(training_status)()
-        running = training_jobs().snapshot().running
-        st.fragment(run_every=CURVES_POLL_S if running else None)(training_curves)()
+        run_panel()

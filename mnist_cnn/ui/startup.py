@@ -1,4 +1,4 @@
-"""Warming the server up before it answers its first visitor.
+"""Warming the server up before it answers its first visitor, and the routes it serves beside the page.
 
 `streamlit run app.py` finds app.py's `st.App` and runs `lifespan` before the server takes
 requests, so its health check answers only once the first page needs nothing slow: the page's
@@ -35,6 +35,24 @@ def warm_up() -> float:
     default_gate().is_digit(blank[0])
     common.settle_memory()
     return time.perf_counter() - started
+
+
+async def training_state(request: Any) -> Any:
+    """GET config.TRAINING_ROUTE: the server's run as run_monitor draws it, for its polling."""
+    from starlette.responses import JSONResponse
+
+    from mnist_cnn.ui import common, run_monitor
+
+    return JSONResponse(run_monitor.payload(common.training_jobs().snapshot()), headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list:
+    """What st.App serves beside the page (the page's modules are imported only on a request)."""
+    from starlette.routing import Route
+
+    from mnist_cnn.config import TRAINING_ROUTE
+
+    return [Route(TRAINING_ROUTE, training_state, methods=["GET"])]
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,91 @@
+"""The server's training run, live on every open page, without rerunning the page.
+
+While a run trained, each open page used to rerun a Streamlit fragment every 2 s for its progress
+and every 10 s for its curves, and the idle ones every 10 s to notice a run starting: on the
+2-core machine, two pages watching took a third of a core (server and browser) from the run they
+watched. Instead the page mounts a small component (run_monitor.js) that asks the server's JSON
+route (config.TRAINING_ROUTE, which app.py's st.App serves: startup.routes) for the run's state
+and redraws its bar, numbers and SVG curves itself. The page reruns only when the run starts,
+ends or is decided, so every session's buttons and model follow. The text comes from payload(),
+so a rerun's first paint and the live view agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from mnist_cnn import jobs
+from mnist_cnn.config import TRAINING_ROUTE
+from mnist_cnn.ui.common import format_seconds, plural
+
+POLL_RUNNING_MS, POLL_IDLE_MS = 2_000, 10_000  # idle pages still notice a run started elsewhere
+CURVE_POINTS = 200  # per curve sent to the page; the run keeps up to jobs.MAX_CURVE_POINTS
+PROGRESS, CURVES = "progress", "curves"
+
+_ASSETS = Path(__file__).with_suffix("")
+_COMPONENT = st.components.v2.component(
+    "mnist_draw.run_monitor",
+    js=_ASSETS.with_suffix(".js").read_text(),
+    css=_ASSETS.with_suffix(".css").read_text(),
+)
+
+
+def run_key(state: jobs.JobState) -> list:
+    """What the page was drawn for: a change means the page must rerun (buttons, model)."""
+    return [state.run_id, state.status, state.decision]
+
+
+def validates_at_the_end_only(state: jobs.JobState) -> bool:
+    from mnist_cnn.model import ARCHITECTURES
+
+    spec = ARCHITECTURES.get(state.arch) if state.kind == "train" else None
+    return spec is not None and not spec.validate_each_epoch
+
+
+def _detail(state: jobs.JobState) -> str:
+    p = state.latest
+    eta = f" · about {format_seconds(p.eta)} left" if p and p.eta is not None else ""
+    return (f"{state.arch}, {plural(state.epochs, 'epoch')}, batch {state.batch_size} · "
+            f"elapsed {format_seconds(state.elapsed)}{eta}")
+
+
+def _validation(state: jobs.JobState) -> str:
+    validated = [e for e in state.epochs_done if e.val_accuracy is not None]
+    if validated:
+        last = validated[-1]
+        return (f"Validation after epoch {last.epoch}: loss {last.val_loss:.4f} · "
+                f"accuracy {last.val_accuracy:.2%}")
+    if state.running and validates_at_the_end_only(state):
+        return "This recipe scores the 10,000 test digits once, after its last epoch."
+    return ""
+
+
+def payload(state: jobs.JobState) -> dict:
+    """The run as the page draws it: ready-made text, the bar's fraction and the curves."""
+    p = state.latest
+    step = max(1, -(-len(state.batches) // CURVE_POINTS))
+    return {
+        "key": run_key(state),
+        "running": state.running,
+        "fraction": round(p.fraction, 4) if p else 0.0,
+        "message": state.message if state.running else "",
+        "detail": _detail(state) if state.running else "",
+        "training": f"Training: loss {p.loss:.4f} · accuracy {p.accuracy:.2%}" if p else "",
+        "validation": _validation(state) if state.status != jobs.IDLE else "",
+        "epochs": state.epochs,
+        "batches": [[round(x, 3), round(loss, 4), round(acc, 4)] for x, loss, acc in state.batches[::step]],
+        "val": [[e.epoch, round(e.val_loss, 4), round(e.val_accuracy, 4)]
+                for e in state.epochs_done if e.val_accuracy is not None],
+    }
+
+
+def render(state: jobs.JobState, part: str) -> None:
+    """Mount one part of the live view: PROGRESS (the bar and its text; polls even while idle, and
+    reruns the page when the run starts, ends or is decided) or CURVES (the numbers and curves)."""
+    progress = part == PROGRESS
+    _COMPONENT(data={"part": part, "initial": payload(state), "url": TRAINING_ROUTE, "triggers": progress,
+                     "poll_running_ms": POLL_RUNNING_MS,
+                     "poll_idle_ms": POLL_IDLE_MS if progress else 0},
+               key=f"run_monitor_{part}", on_changed_change=lambda: None)

@@ -1,0 +1,56 @@
+"""A training run seen from a page that did not start it: live progress and curves with no click,
+and the page's own rerun when the run ends (the sidebar's run_monitor polling the server's route)."""
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from mnist_cnn import browser  # noqa: E402
+from mnist_cnn.config import TRAIN_LIMIT_ENV, TRAINING_ROUTE  # noqa: E402
+
+pytestmark = pytest.mark.mnist
+RUN_TIMEOUT_MS = 300_000
+
+
+@pytest.fixture(scope="module")
+def app_env(app_home):
+    return {"MNIST_DRAW_HOME": str(app_home), TRAIN_LIMIT_ENV: "2560"}  # 20 batches an epoch: a quick run
+
+
+def training_state(app_url: str) -> dict:
+    with urllib.request.urlopen(app_url + TRAINING_ROUTE, timeout=10) as r:
+        return json.load(r)
+
+
+def test_another_session_watches_a_run_live_and_sees_it_end(page, app_url):
+    assert training_state(app_url)["key"][1] == "idle"
+    browser.open_app(page, app_url)
+    watcher = page.get_by_test_id("stSidebar")
+    trainer = page.context.browser.new_page()  # a second session
+    try:
+        browser.open_app(trainer, app_url)
+        trainer.get_by_test_id("stSidebar").get_by_role("button", name="Retrain", exact=True).click()
+
+        # The watcher never clicks: its bar moves from the server's state alone.
+        bar = watcher.get_by_role("progressbar")
+        playwright_sync.expect(bar).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
+        playwright_sync.expect(watcher.get_by_text(re.compile(r"^Epoch \d/5, batch \d+/20$"))).to_be_visible(
+            timeout=RUN_TIMEOUT_MS)
+        assert training_state(app_url)["running"]
+        playwright_sync.expect(watcher.get_by_role("img", name="Loss")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+
+        # The run's end reruns the watcher's page: the result, the new model's accuracy, the curves stay.
+        playwright_sync.expect(watcher.get_by_text(re.compile(r"^Trained improved: test accuracy"))).to_be_visible(
+            timeout=RUN_TIMEOUT_MS)
+        playwright_sync.expect(bar).to_have_count(0)
+        playwright_sync.expect(watcher.get_by_text(re.compile(r"^New model .* previous model"))).to_be_visible()
+        playwright_sync.expect(watcher.get_by_text(re.compile(r"^Validation after epoch 5: loss"))).to_be_visible()
+        playwright_sync.expect(watcher.get_by_role("img", name="Accuracy")).to_be_visible()
+        playwright_sync.expect(watcher.get_by_role("button", name="Retrain", exact=True)).to_be_enabled()
+        assert not training_state(app_url)["running"]
+    finally:
+        trainer.close()

@@ -19,10 +19,8 @@ function svg(tag, attrs) {
   return e;
 }
 
-function niceRange(values, floor) {
-  let lo = Math.min(...values), hi = Math.max(...values);
-  if (floor !== undefined) lo = Math.max(floor, lo);
-  if (!(hi > lo)) { hi = lo + 1e-3; }
+function paddedRange(values) {
+  const lo = Math.min(...values), hi = Math.max(lo + 1e-3, ...values);
   const pad = (hi - lo) * 0.05;
   return [lo - pad, hi + pad];
 }
@@ -36,7 +34,7 @@ function chart(title, epochs, train, val, format) {
   const ys = train.map(p => p[1]).concat(val.map(p => p[1]));
   if (!ys.length) return box;
   const xmax = Math.max(epochs, ...xs, 1);
-  const [ylo, yhi] = niceRange(ys);
+  const [ylo, yhi] = paddedRange(ys);
   const X = x => PAD.left + (W - PAD.left - PAD.right) * x / xmax;
   const Y = y => H - PAD.bottom - (H - PAD.top - PAD.bottom) * (y - ylo) / (yhi - ylo);
   for (let i = 0; i <= 2; i++) {  // three horizontal grid lines with their values

@@ -136,7 +136,8 @@ def train(arch: str = "seed", epochs: int | None = None, batch_size: int | None 
     callback = ProgressCallback(progress, cancel, epochs, steps)
     started = time.perf_counter()
     if spec.augment:
-        fit_data = {"x": augmented_dataset(x_train, y_train, batch_size, seed, spec.augment)}
+        fit_data = {"x": augmented_dataset(x_train, y_train, batch_size, seed, spec.augment),
+                    "shuffle": False}  # the dataset shuffles itself every epoch
     else:
         fit_data = {"x": to_model_input(x_train), "y": one_hot(y_train), "batch_size": batch_size, "shuffle": True}
     history = model.fit(**fit_data, epochs=epochs, validation_data=val, validation_batch_size=500,

@@ -23,6 +23,7 @@ FIRST_CONV = "conv1"
 # 98.33%. A rate of 0.004 reproduces the tutorial: 98.40%, loss 0.051.
 SEED_LEARNING_RATE = 0.004
 LR_START = 2e-4  # the improved model's learning rate at the start of its warm-up
+BN_START_WEIGHT = 1e-4  # what is left of batch norm's initial statistics after a run (at most)
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,20 @@ def build_seed_model() -> keras.Model:
     return model
 
 
-def _conv_bn(x, filters: int, kernel: int, name: str, strides: int = 1, padding: str = "same"):
+def batch_norm_momentum(total_steps: int) -> float:
+    """Keras' 0.99, or less for a run too short for its moving statistics to forget their start
+    (mean 0, variance 1): by the run's last step the start weighs at most BN_START_WEIGHT. A
+    default run (2,345 steps) keeps 0.99; a 235-step run on 6,000 images otherwise ended with
+    statistics 9% from the start, and 12% test accuracy at 96% training accuracy."""
+    return min(0.99, BN_START_WEIGHT ** (1 / max(1, total_steps)))
+
+
+def _conv_bn(x, filters: int, kernel: int, name: str, strides: int = 1, padding: str = "same",
+             momentum: float = 0.99):
     from keras import layers
 
     x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -91,21 +101,22 @@ def build_improved_model(steps_per_epoch: int = 235, epochs: int | None = None,
     import keras
     from keras import layers
 
+    spec = spec or ARCHITECTURES["improved"]
+    total = max(2, steps_per_epoch * (epochs or spec.epochs))
+    momentum = batch_norm_momentum(total)
     inputs = keras.Input(shape=INPUT_SHAPE)
     x = layers.Conv2D(32, 3, padding="same", name=FIRST_CONV)(inputs)
     x = layers.Activation("relu", name="relu1")(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)  # 14x14
-    x = _conv_bn(x, 64, 3, "conv2")
-    x = _conv_bn(x, 64, 3, "conv3", strides=2)  # 7x7
-    spec = spec or ARCHITECTURES["improved"]
+    x = _conv_bn(x, 64, 3, "conv2", momentum=momentum)
+    x = _conv_bn(x, 64, 3, "conv3", strides=2, momentum=momentum)  # 7x7
     x = layers.Dropout(spec.dropout[0], name="dropout1")(x)
-    x = _conv_bn(x, 128, 3, "conv4", padding="valid")  # 5x5
+    x = _conv_bn(x, 128, 3, "conv4", padding="valid", momentum=momentum)  # 5x5
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(spec.dropout[1], name="dropout2")(x)
     x = layers.Dense(NUM_CLASSES, name="logits")(x)
     outputs = layers.Activation("softmax", name="softmax")(x)
     model = keras.Model(inputs, outputs, name="improved")
-    total = max(2, steps_per_epoch * (epochs or spec.epochs))
     warmup = max(1, round(total * spec.warmup_fraction))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=LR_START, decay_steps=total - warmup, alpha=0.01,

@@ -18,7 +18,7 @@ RUN_TIMEOUT_MS = 300_000
 
 @pytest.fixture(scope="module")
 def app_env(app_home):
-    return {"MNIST_DRAW_HOME": str(app_home), TRAIN_LIMIT_ENV: "2560"}  # 20 batches an epoch: a quick run
+    return {"MNIST_DRAW_HOME": str(app_home), TRAIN_LIMIT_ENV: "5120"}  # 40 batches an epoch: a quick run
 
 
 def training_state(app_url: str) -> dict:
@@ -28,6 +28,8 @@ def training_state(app_url: str) -> dict:
 
 def test_another_session_watches_a_run_live_and_sees_it_end(page, app_url):
     assert training_state(app_url)["key"][1] == "idle"
+    reruns = []  # every message the watching page sends its server: a rerun, a click
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: reruns.append(frame)))
     browser.open_app(page, app_url)
     watcher = page.get_by_test_id("stSidebar")
     trainer = page.context.browser.new_page()  # a second session
@@ -35,22 +37,31 @@ def test_another_session_watches_a_run_live_and_sees_it_end(page, app_url):
         browser.open_app(trainer, app_url)
         trainer.get_by_test_id("stSidebar").get_by_role("button", name="Retrain", exact=True).click()
 
-        # The watcher never clicks: its bar moves from the server's state alone.
-        bar = watcher.get_by_role("progressbar")
+        # The watcher never clicks: the run's start reruns its page once, then its bar moves on the
+        # server's state alone, with no rerun.
+        bar = watcher.get_by_role("progressbar", name="Training progress")
         playwright_sync.expect(bar).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
-        playwright_sync.expect(watcher.get_by_text(re.compile(r"^Epoch \d+/\d+, batch \d+/20$"))).to_be_visible(
+        playwright_sync.expect(watcher.get_by_text(re.compile(r"^Epoch \d+/\d+, batch \d+/40$"))).to_be_visible(
             timeout=RUN_TIMEOUT_MS)
+        sent, before = len(reruns), int(bar.get_attribute("aria-valuenow"))
+        page.wait_for_function("([el, v]) => +el.getAttribute('aria-valuenow') > v", arg=[bar.element_handle(), before],
+                               timeout=RUN_TIMEOUT_MS)
+        assert len(reruns) == sent, "the page reran to move its bar"
         assert training_state(app_url)["running"]
         playwright_sync.expect(watcher.get_by_role("img", name="Loss")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
 
         # The run's end reruns the watcher's page: the result, the new model's accuracy, the curves stay.
-        playwright_sync.expect(watcher.get_by_text(re.compile(r"^Trained improved: test accuracy"))).to_be_visible(
-            timeout=RUN_TIMEOUT_MS)
+        ended = watcher.get_by_text(re.compile(r"^Trained improved: test accuracy (\d+\.\d+)%"))
+        playwright_sync.expect(ended).to_be_visible(timeout=RUN_TIMEOUT_MS)
         playwright_sync.expect(bar).to_have_count(0)
         playwright_sync.expect(watcher.get_by_text(re.compile(r"^New model .* previous model"))).to_be_visible()
         playwright_sync.expect(watcher.get_by_text(re.compile(r"^Validation after epoch \d+: loss"))).to_be_visible()
         playwright_sync.expect(watcher.get_by_role("img", name="Accuracy")).to_be_visible()
         playwright_sync.expect(watcher.get_by_role("button", name="Retrain", exact=True)).to_be_enabled()
+        assert len(reruns) <= sent + 2, "the page reran more than once for the run's end"
         assert not training_state(app_url)["running"]
+        # 5,120 images make a real, if weaker, model (batch norm's statistics settle even in a short run)
+        accuracy = float(re.search(r"test accuracy (\d+\.\d+)%", ended.inner_text()).group(1))
+        assert accuracy > 90, ended.inner_text()
     finally:
         trainer.close()

@@ -39,3 +39,15 @@ def test_improved_is_the_documented_network():
 def test_unknown_architecture_is_a_clear_error():
     with pytest.raises(ValueError, match="choose one of: seed, improved"):
         get_arch("resnet")
+
+
+def test_short_runs_let_batch_norm_forget_its_starting_statistics():
+    from mnist_cnn.model import BN_START_WEIGHT, batch_norm_momentum
+
+    assert batch_norm_momentum(2_345) == 0.99  # a default run (60,000 images × 5 epochs) keeps Keras' default
+    for steps in (20, 235, 500):
+        momentum = batch_norm_momentum(steps)
+        assert momentum < 0.99 and momentum ** steps <= BN_START_WEIGHT * 1.0001
+    model = build_model("improved", steps_per_epoch=47, epochs=5)  # 6,000 images
+    assert {layer.momentum for layer in model.layers if type(layer).__name__ == "BatchNormalization"} == {
+        batch_norm_momentum(235)}

@@ -1,5 +1,8 @@
 """The live view of a training run: what every open page is sent while it trains and after."""
 
+import json
+import math
+
 from mnist_cnn import jobs
 from mnist_cnn.progress import Progress
 from mnist_cnn.ui import run_monitor
@@ -25,6 +28,7 @@ def test_a_running_run_is_sent_with_its_bar_text_and_thinned_curves():
     assert sent["val"] == []
     assert 100 <= len(sent["batches"]) <= run_monitor.CURVE_POINTS
     assert sent["batches"][0] == [0.0, 1.0, 0.0] and sent["epochs"] == 5
+    assert sent["batches"][-1] == [4.995, 0.001, 0.999]  # the curve ends where the run is
 
 
 def test_a_finished_run_keeps_its_curves_and_changes_the_key_pages_were_drawn_for():
@@ -44,3 +48,15 @@ def test_no_run_yet_sends_nothing_to_draw():
     sent = run_monitor.payload(jobs.JobState())
     assert sent["key"] == [0, jobs.IDLE, None] and not sent["running"]
     assert not (sent["message"] or sent["training"] or sent["validation"] or sent["batches"])
+
+
+def test_a_diverging_run_still_makes_valid_json():
+    """NaN is not JSON: the route (allow_nan=False) and the page's parser would both fail on it."""
+    state = running_state(batches=10)
+    state.batches.append((0.06, math.nan, math.inf))
+    state.latest.loss = math.nan
+    state.epochs_done[0].val_loss, state.epochs_done[0].val_accuracy = math.nan, 0.5
+    sent = run_monitor.payload(state)
+    json.dumps(sent, allow_nan=False)
+    assert sent["batches"][-1] == [0.06, None, None] and sent["val"] == [[1, None, 0.5]]
+    assert sent["training"].startswith("Training: loss nan")

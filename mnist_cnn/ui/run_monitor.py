@@ -12,6 +12,7 @@ so a rerun's first paint and the live view agree.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import streamlit as st
@@ -62,10 +63,23 @@ def _validation(state: jobs.JobState) -> str:
     return ""
 
 
+def _number(x: float, digits: int) -> float | None:
+    """A value for the page's JSON: None for NaN or infinity (a diverging run), which JSON lacks."""
+    return round(x, digits) if math.isfinite(x) else None
+
+
+def _curve_points(batches: list[tuple[float, float, float]]) -> list[list[float | None]]:
+    """At most CURVE_POINTS of (epoch position, loss, accuracy), always ending at the latest."""
+    step = max(1, -(-len(batches) // CURVE_POINTS))
+    kept = batches[::step]
+    if batches and kept[-1] is not batches[-1]:
+        kept = kept[:-1] + [batches[-1]]
+    return [[round(x, 3), _number(loss, 4), _number(acc, 4)] for x, loss, acc in kept]
+
+
 def payload(state: jobs.JobState) -> dict:
     """The run as the page draws it: ready-made text, the bar's fraction and the curves."""
     p = state.latest
-    step = max(1, -(-len(state.batches) // CURVE_POINTS))
     return {
         "key": run_key(state),
         "running": state.running,
@@ -75,17 +89,23 @@ def payload(state: jobs.JobState) -> dict:
         "training": f"Training: loss {p.loss:.4f} · accuracy {p.accuracy:.2%}" if p else "",
         "validation": _validation(state) if state.status != jobs.IDLE else "",
         "epochs": state.epochs,
-        "batches": [[round(x, 3), round(loss, 4), round(acc, 4)] for x, loss, acc in state.batches[::step]],
-        "val": [[e.epoch, round(e.val_loss, 4), round(e.val_accuracy, 4)]
+        "batches": _curve_points(state.batches),
+        "val": [[e.epoch, _number(e.val_loss, 4), _number(e.val_accuracy, 4)]
                 for e in state.epochs_done if e.val_accuracy is not None],
     }
 
 
+def training_url() -> str:
+    """Where the page fetches the run's state: the route under the server's base path, if any."""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{TRAINING_ROUTE}" if base else TRAINING_ROUTE
+
+
 def render(state: jobs.JobState, part: str) -> None:
-    """Mount one part of the live view: PROGRESS (the bar and its text; polls even while idle, and
-    reruns the page when the run starts, ends or is decided) or CURVES (the numbers and curves)."""
-    progress = part == PROGRESS
-    _COMPONENT(data={"part": part, "initial": payload(state), "url": TRAINING_ROUTE, "triggers": progress,
-                     "poll_running_ms": POLL_RUNNING_MS,
-                     "poll_idle_ms": POLL_IDLE_MS if progress else 0},
-               key=f"run_monitor_{part}", on_changed_change=lambda: None)
+    """Mount one part of the live view: PROGRESS (the bar and its text; it polls, also while no
+    run trains, and reruns the page when a run starts, ends or is decided) or CURVES (the numbers
+    and curves, drawn from what PROGRESS fetched)."""
+    data = {"part": part, "initial": payload(state)}
+    if part == PROGRESS:
+        data.update(url=training_url(), poll_running_ms=POLL_RUNNING_MS, poll_idle_ms=POLL_IDLE_MS)
+    _COMPONENT(data=data, key=f"run_monitor_{part}", on_changed_change=lambda: None)

@@ -155,8 +155,8 @@ def run_panel() -> None:
     """The server's run as this session sees it: the live bar and curves (run_monitor), Cancel
     while it trains, and how it ended (with the starter's choice when the new model is worse)."""
     state = training_jobs().snapshot()
-    run_monitor.render(state, run_monitor.PROGRESS)
     if state.running:
+        run_monitor.render(state, run_monitor.PROGRESS)
         if st.button("Cancel", key="cancel_training"):
             training_jobs().cancel()
             st.rerun()
@@ -169,6 +169,8 @@ def run_panel() -> None:
         st.error(state.message)
     if state.status != jobs_mod.IDLE:
         run_monitor.render(state, run_monitor.CURVES)
+    if not state.running:  # still polling, for a run started elsewhere; it draws nothing, so it goes last
+        run_monitor.render(state, run_monitor.PROGRESS)
 
 
 def render(clf: Classifier) -> None:

@@ -37,8 +37,9 @@ def warm_up() -> float:
     return time.perf_counter() - started
 
 
-async def training_state(request: Any) -> Any:
-    """GET config.TRAINING_ROUTE: the server's run as run_monitor draws it, for its polling."""
+def training_state(request: Any) -> Any:
+    """GET config.TRAINING_ROUTE: the server's run as run_monitor draws it, for its polling. A
+    plain function, so Starlette runs it in a worker thread: it may wait for the run's lock."""
     from starlette.responses import JSONResponse
 
     from mnist_cnn.ui import common, run_monitor
@@ -47,12 +48,17 @@ async def training_state(request: Any) -> Any:
 
 
 def routes() -> list:
-    """What st.App serves beside the page (the page's modules are imported only on a request)."""
+    """What st.App serves beside the page (the page's modules are imported only on a request):
+    the run's state at config.TRAINING_ROUTE, also under the server's base path when it has one
+    (st.App does not prefix its routes; the page asks under the base path, run_monitor.training_url)."""
+    import streamlit as st
     from starlette.routing import Route
 
     from mnist_cnn.config import TRAINING_ROUTE
 
-    return [Route(TRAINING_ROUTE, training_state, methods=["GET"])]
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    paths = [TRAINING_ROUTE] + ([f"/{base}{TRAINING_ROUTE}"] if base else [])
+    return [Route(path, training_state, methods=["GET"]) for path in paths]
 
 
 @contextlib.asynccontextmanager

@@ -47,18 +47,25 @@ def training_state(request: Any) -> Any:
     return JSONResponse(run_monitor.payload(common.training_jobs().snapshot()), headers={"Cache-Control": "no-store"})
 
 
-def routes() -> list:
-    """What st.App serves beside the page (the page's modules are imported only on a request):
-    the run's state at config.TRAINING_ROUTE, also under the server's base path when it has one
-    (st.App does not prefix its routes; the page asks under the base path, run_monitor.training_url)."""
+def training_url() -> str:
+    """Where the page asks for the run's state: config.TRAINING_ROUTE under the server's base
+    path, if it has one (st.App does not prefix its own routes, so routes() serves both)."""
     import streamlit as st
-    from starlette.routing import Route
 
     from mnist_cnn.config import TRAINING_ROUTE
 
     base = (st.get_option("server.baseUrlPath") or "").strip("/")
-    paths = [TRAINING_ROUTE] + ([f"/{base}{TRAINING_ROUTE}"] if base else [])
-    return [Route(path, training_state, methods=["GET"]) for path in paths]
+    return f"/{base}{TRAINING_ROUTE}" if base else TRAINING_ROUTE
+
+
+def routes() -> list:
+    """What st.App serves beside the page (the page's modules are imported only on a request):
+    the run's state at config.TRAINING_ROUTE and at training_url()."""
+    from starlette.routing import Route
+
+    from mnist_cnn.config import TRAINING_ROUTE
+
+    return [Route(path, training_state, methods=["GET"]) for path in dict.fromkeys([TRAINING_ROUTE, training_url()])]
 
 
 @contextlib.asynccontextmanager

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from mnist_cnn.config import APP_INTRO, APP_TITLE
+
 TABS = ["Draw", "Why?", "My drawings", "Misclassified", "Filters"]
-INTRO = ("Draw a digit or a whole number and watch a convolutional network trained on MNIST read it; ask it why, "
-         "teach it your handwriting, and look at the digits it gets wrong and the filters it learned.")
 
 
 def render_page() -> None:
     from mnist_cnn.ui import common, draw, explain, filters, mistakes, my_drawings, sidebar
 
     st.set_page_config(page_title="MNIST Draw", page_icon="✏️", layout="wide")
-    st.title("✏️ MNIST Draw")
-    st.caption(INTRO)
+    st.title(APP_TITLE)
+    st.caption(APP_INTRO)
     clf = common.current_classifier()
     tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun")))
     with tabs["Draw"]:  # always rendered, even behind another tab, so the drawing survives a tab switch
@@ -39,6 +39,7 @@ def render_page() -> None:
 if __name__ == "__main__":  # a visit: Streamlit runs this file as __main__
     render_page()
 else:  # `streamlit run app.py` importing it to find the server
+    from mnist_cnn.ui.shell import middleware
     from mnist_cnn.ui.startup import lifespan, routes
 
-    app = st.App(__file__, lifespan=lifespan, routes=routes())
+    app = st.App(__file__, lifespan=lifespan, routes=routes(), middleware=middleware())

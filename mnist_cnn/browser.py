@@ -121,8 +121,12 @@ def touch_draw(page, canvas, points: list[tuple[float, float]]) -> None:
 
 
 def open_app(page, url: str):
-    """Load the app and wait until the drawing canvas is ready; returns the canvas locator."""
+    """Load the app and wait until Streamlit's drawing canvas is ready (the first-second page,
+    ui/shell.py, has handed over to it); returns the canvas locator."""
+    from mnist_cnn.ui.shell import SHELL_ID
+
     page.goto(url)
+    page.locator(f"#{SHELL_ID}").wait_for(state="detached", timeout=UI_TIMEOUT_MS * 2)
     canvas = page.locator("canvas").last
     canvas.wait_for(state="visible", timeout=UI_TIMEOUT_MS * 2)
     prediction_value(page).wait_for(timeout=UI_TIMEOUT_MS * 2)

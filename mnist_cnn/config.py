@@ -11,6 +11,11 @@ IMAGE_SIZE = 28
 DIGIT_BOX = 20
 NUM_CLASSES = 10
 
+# The page's title and introduction (app.py, and the first-second canvas of ui/shell.py).
+APP_TITLE = "✏️ MNIST Draw"
+APP_INTRO = ("Draw a digit or a whole number and watch a convolutional network trained on MNIST read it; ask it "
+             "why, teach it your handwriting, and look at the digits it gets wrong and the filters it learned.")
+
 # The app's drawing canvas.
 CANVAS_SIZE = 280
 DEFAULT_STROKE_WIDTH = 18
@@ -52,6 +57,10 @@ def child_env() -> dict[str, str]:
 
 # The training run's live state as JSON, served beside the page (ui/startup.py, ui/run_monitor.py).
 TRAINING_ROUTE = "/api/training"
+
+# The first-second canvas's predictions (ui/shell.py): a PNG of the canvas in, the answer as JSON out.
+PREDICT_ROUTE = "/api/predict"
+MAX_PREDICT_PNG_BYTES = 2_000_000  # a 280x280 canvas is ~5-20 KB
 
 # Test-only: cap the number of training images a retrain from the app uses.
 TRAIN_LIMIT_ENV = "MNIST_DRAW_TRAIN_LIMIT"

@@ -41,6 +41,9 @@ LATENCY_JS = """() => {
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
   lat.value = read();
 }"""
+APP_ANSWERED_1_JS = ("[...document.querySelectorAll('[data-testid=\"stMetric\"]')].some(e => "
+                     "e.innerText.includes('Prediction') && "
+                     "/^1/.test(e.querySelector('[data-testid=\"stMetricValue\"]')?.innerText.trim() || ''))")
 ANSWERED_JS = "() => window.__lat.value && window.__lat.value !== '—' && window.__lat.changed > window.__lat.up"
 STROKE_TIMEOUT_MS = 15_000
 RUN_ENDED = re.compile(r"^(Trained [\w-]+: test accuracy|Training failed)")  # the sidebar's message when the run ends
@@ -86,32 +89,61 @@ def stroke_latencies(page, canvas, strokes: int, seed: int = 0) -> tuple[list[fl
     return latencies, correct, unanswered
 
 
-def cold_start() -> tuple[float, float, float]:
-    """Seconds from the health check answering to (canvas visible, first prediction), and the
-    server process start to health, for one cold server."""
+SHELL_ANSWERED_JS = "() => (window.mnistDrawShell || {answers: []}).answers.length > 0"
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """Seconds after the health check answered, for one cold server's first visit."""
+    health: float        # process start → health check answers
+    canvas: float        # → a canvas on screen (the first-second page's, ui/shell.py)
+    drawable: float      # → the canvas took the stroke's first point (the page's own event timestamp)
+    prediction: float    # → the first prediction on screen
+    full_app: float      # → Streamlit's canvas shows the drawing, carried over, and its prediction
+    handed_over: bool    # the drawing went over to Streamlit's canvas (else it was drawn on that one)
+
+
+def cold_start() -> ColdStart:
+    """One cold server, one first visit: drawing a 1 as soon as a canvas shows."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as home, sync_playwright() as p, browser.browser_page(p) as page:
         started = time.perf_counter()
         with browser.running_app(env={"MNIST_DRAW_HOME": home}) as url:
-            healthy = time.perf_counter()
-            page.goto(url)
+            healthy, healthy_epoch = time.perf_counter(), time.time()
+            page.goto(url, wait_until="commit")
             canvas = page.locator("canvas").last
             canvas.wait_for(state="visible", timeout=browser.UI_TIMEOUT_MS * 2)
             shown = time.perf_counter()
             browser.draw(page, canvas, browser.vertical_stroke(0.5, 0.2, 0.8))
-            browser.prediction_value(page).filter(has_text="1").wait_for(timeout=browser.UI_TIMEOUT_MS * 2)
+            app_says_1 = browser.prediction_value(page).filter(has_text="1")
+            page.wait_for_function(f"() => ({SHELL_ANSWERED_JS})() || {APP_ANSWERED_1_JS}", polling="raf",
+                                   timeout=browser.UI_TIMEOUT_MS * 2)
             answered = time.perf_counter()
-    return shown - healthy, answered - healthy, healthy - started
+            app_says_1.wait_for(timeout=browser.UI_TIMEOUT_MS * 2)
+            full = time.perf_counter()
+            record = page.evaluate("window.mnistDrawShell ? {...window.mnistDrawShell, origin: performance.timeOrigin} "
+                                   ": null")
+    pen_down = ((record["origin"] + record["penDown"][0]) / 1000 - healthy_epoch if record and record["penDown"]
+                else shown - healthy)
+    return ColdStart(healthy - started, shown - healthy, pen_down, answered - healthy, full - healthy,
+                     bool(record and record["strokes"]))
 
 
 def bench_cold_start(sizes: Sizes) -> list[str]:
     runs = [cold_start() for _ in range(sizes.cold_starts)]
-    canvas, first, health = (statistics.median(r[i] for r in runs) for i in range(3))
+    med = {name: statistics.median(getattr(r, name) for r in runs)
+           for name in ("health", "canvas", "drawable", "prediction", "full_app")}
+    carried = sum(r.handed_over for r in runs)
     return ["| cold server, first visit | median | goal |", "| --- | --- | --- |",
-            f"| process start → health check answers | {health:.1f} s | |",
-            f"| health check → canvas on screen and drawable | {canvas:.2f} s | ≤ 1.5 s |",
-            f"| health check → first prediction (drawing as soon as the canvas shows) | {first:.2f} s | ≤ 2.5 s |"]
+            f"| process start → health check answers | {med['health']:.1f} s | |",
+            f"| health check → canvas on screen (the first-second page) | {med['canvas']:.2f} s | |",
+            f"| health check → the canvas takes the first stroke | {med['drawable']:.2f} s | ≤ 1.5 s |",
+            f"| health check → first prediction (drawing as soon as the canvas shows) | {med['prediction']:.2f} s "
+            "| ≤ 2.5 s |",
+            f"| health check → the full app, the drawing carried over and predicted again | {med['full_app']:.2f} s "
+            "| |",
+            f"| drawings carried over to Streamlit's canvas | {carried}/{len(runs)} | |"]
 
 
 def start_retrain(page, url: str) -> None:

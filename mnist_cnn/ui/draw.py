@@ -9,14 +9,12 @@ from streamlit_drawable_canvas import st_canvas
 
 from mnist_cnn import plots
 from mnist_cnn.config import CANVAS_SIZE, DEFAULT_STROKE_WIDTH, MAX_UPLOAD_MB, STROKE_WIDTH_RANGE
-from mnist_cnn.inference import Classifier, Verdict, verdict
-from mnist_cnn.notdigit import default_gate
+from mnist_cnn.inference import Classifier, Verdict
 from mnist_cnn.preprocess import ImageError, canvas_to_mnist, image_to_mnist
 from mnist_cnn.ui.labelling import label_row
+from mnist_cnn.ui.verdicts import NO_PREDICTION, NOT_A_DIGIT, judge, metric_text, phone_answer
 
 MODES = ("One digit", "A number")
-NOT_A_DIGIT = "This does not look like a digit"
-NOT_A_DIGIT_VALUE = "not a digit"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 PICTURE_WIDTH = 160
 PREDICTION_COLUMNS = [5, 6]  # canvas or picture | prediction: the same for both, so they line up
@@ -32,46 +30,26 @@ def phone_answer_html(text: str) -> str:
             f'<div class="phone-answer" data-testid="phone-answer" aria-live="polite">{text}</div>')
 
 
-def looks_like_a_digit(image: np.ndarray) -> bool:
-    """The not-a-digit gate's verdict (a small NumPy network beside the digit model); a gate that
-    cannot load never stops a prediction."""
-    try:
-        return bool(default_gate().is_digit(image)[0])
-    except Exception:  # noqa: BLE001 - a missing or broken gate file: answer as a digit, as before
-        return True
-
-
 def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str, original=None,
                     source: str = "canvas") -> Verdict | None:
     """The Prediction metric (or "not a digit"), a hedge when unsure, the ten probabilities, the
     28x28 input, and the row that labels and saves the drawing. Returns the verdict."""
     if image is None:
-        st.metric("Prediction", "—")
+        st.metric("Prediction", NO_PREDICTION)
         st.info(empty_text)
         return None
-    v = verdict(clf.predict_proba(image[None])[0])
-    v.is_digit = looks_like_a_digit(image)
-    if v.is_digit:
-        st.metric("Prediction", f"{v.digit}", delta=f"{v.confidence:.0%} sure", delta_color="off", delta_arrow="off")
-        if v.unsure:
-            st.warning(f"Not sure: {v.hedge}.")
-    else:
-        st.metric("Prediction", NOT_A_DIGIT_VALUE, delta=f"closest digit {v.digit}", delta_color="off",
-                  delta_arrow="off")
+    v = judge(image, clf)
+    value, delta = metric_text(v)
+    st.metric("Prediction", value, delta=delta, delta_color="off", delta_arrow="off")
+    if not v.is_digit:
         st.warning(f"{NOT_A_DIGIT}: a letter, a shape or a scribble? The bars show what the network, which only "
                    "knows digits, makes of it.")
+    elif v.unsure:
+        st.warning(f"Not sure: {v.hedge}.")
     st.html(plots.prediction_html(v.probs, image))
     if original is not None:
         label_row(image, original, v.probs, clf, source, key=source)
     return v
-
-
-def phone_answer(v: Verdict | None) -> str:
-    if v is None:
-        return "Prediction: —"
-    if not v.is_digit:
-        return f"Prediction: {NOT_A_DIGIT_VALUE}"
-    return f"Prediction: {v.digit} · {v.confidence:.0%} sure"
 
 
 def canvas_key(name: str) -> str:

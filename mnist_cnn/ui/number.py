@@ -13,8 +13,8 @@ from mnist_cnn.config import DEFAULT_STROKE_WIDTH, MAX_NUMBER_DIGITS, NUMBER_CAN
 from mnist_cnn.inference import Classifier
 from mnist_cnn.notdigit import default_gate
 from mnist_cnn.numbers import DigitReading, NumberReading, read_number
+from mnist_cnn.ui.verdicts import NOT_A_DIGIT
 
-NOT_A_DIGIT = "This does not look like a digit"
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
 TOP_GUESSES = 3
 EMPTY_TEXT = (f"Write a number of up to {MAX_NUMBER_DIGITS} digits on the black canvas, left to right: "

@@ -47,25 +47,36 @@ def training_state(request: Any) -> Any:
     return JSONResponse(run_monitor.payload(common.training_jobs().snapshot()), headers={"Cache-Control": "no-store"})
 
 
-def training_url() -> str:
-    """Where the page asks for the run's state: config.TRAINING_ROUTE under the server's base
-    path, if it has one (st.App does not prefix its own routes, so routes() serves both)."""
+def route_url(route: str) -> str:
+    """Where the page asks for one of routes(): the route under the server's base path, if it has
+    one (st.App does not prefix its own routes, so routes() serves both)."""
     import streamlit as st
 
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{route}" if base else route
+
+
+def training_url() -> str:
+    """Where the page's live view asks for the run's state."""
     from mnist_cnn.config import TRAINING_ROUTE
 
-    base = (st.get_option("server.baseUrlPath") or "").strip("/")
-    return f"/{base}{TRAINING_ROUTE}" if base else TRAINING_ROUTE
+    return route_url(TRAINING_ROUTE)
 
 
 def routes() -> list:
-    """What st.App serves beside the page (the page's modules are imported only on a request):
-    the run's state at config.TRAINING_ROUTE and at training_url()."""
+    """What st.App serves beside the page, each at its route and under the base path (the page's
+    modules are imported only on a request): the run's state (config.TRAINING_ROUTE) and the
+    first-second canvas's predictions (config.PREDICT_ROUTE, ui/shell.py)."""
     from starlette.routing import Route
 
-    from mnist_cnn.config import TRAINING_ROUTE
+    from mnist_cnn.config import PREDICT_ROUTE, TRAINING_ROUTE
+    from mnist_cnn.ui import shell
 
-    return [Route(path, training_state, methods=["GET"]) for path in dict.fromkeys([TRAINING_ROUTE, training_url()])]
+    def both(route: str) -> list[str]:
+        return list(dict.fromkeys([route, route_url(route)]))
+
+    return ([Route(path, training_state, methods=["GET"]) for path in both(TRAINING_ROUTE)]
+            + [Route(path, shell.predict, methods=["POST"]) for path in both(PREDICT_ROUTE)])
 
 
 @contextlib.asynccontextmanager

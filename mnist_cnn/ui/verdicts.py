@@ -1,0 +1,46 @@
+"""What the app says about one drawing: the model's verdict with the not-a-digit gate's say, in
+words. Shared by the Draw tab (draw.py, number.py) and the page's first-second canvas (shell.py),
+so both say the same; no Streamlit here."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnist_cnn.inference import Classifier, Verdict, verdict
+from mnist_cnn.notdigit import default_gate
+
+NOT_A_DIGIT = "This does not look like a digit"
+NOT_A_DIGIT_VALUE = "not a digit"
+NO_PREDICTION = "—"
+
+
+def looks_like_a_digit(image: np.ndarray) -> bool:
+    """The not-a-digit gate's verdict (a small NumPy network beside the digit model); a gate that
+    cannot load never stops a prediction."""
+    try:
+        return bool(default_gate().is_digit(image)[0])
+    except Exception:  # noqa: BLE001 - a missing or broken gate file: answer as a digit, as before
+        return True
+
+
+def judge(image: np.ndarray, clf: Classifier) -> Verdict:
+    """The model's verdict on one 28x28 image, with the not-a-digit gate's say."""
+    v = verdict(clf.predict_proba(image[None])[0])
+    v.is_digit = looks_like_a_digit(image)
+    return v
+
+
+def metric_text(v: Verdict) -> tuple[str, str]:
+    """The Prediction metric's value and the line under it: ("7", "93% sure") or
+    ("not a digit", "closest digit 7")."""
+    if v.is_digit:
+        return str(v.digit), f"{v.confidence:.0%} sure"
+    return NOT_A_DIGIT_VALUE, f"closest digit {v.digit}"
+
+
+def phone_answer(v: Verdict | None) -> str:
+    """The answer in one line, e.g. "Prediction: 7 · 93% sure"."""
+    if v is None:
+        return f"Prediction: {NO_PREDICTION}"
+    value, delta = metric_text(v)
+    return f"Prediction: {value}" + (f" · {delta}" if v.is_digit else "")

@@ -5,15 +5,16 @@ comes first and needs no TensorFlow, so a cold server shows a working canvas at 
 tabs are built only while open and may load TensorFlow, with a spinner that says so.
 
 `streamlit run app.py` imports this file once to find its server, `app` (Streamlit's st.App),
-which warms up before it answers (ui/startup.py) and also serves the training run's live state
-as JSON for the sidebar's live view (ui/run_monitor.py); each visit then runs it as the page.
+which warms up before it answers (ui/startup.py), adds a canvas of its own to Streamlit's HTML
+for the page's first second (ui/shell.py) and serves, beside the page, the training run's live
+state (ui/run_monitor.py) and that canvas's predictions; each visit then runs this file as the page.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mnist_cnn.config import APP_INTRO, APP_TITLE
+from mnist_cnn.config import APP_INTRO, APP_TITLE, PAGE_TITLE
 
 TABS = ["Draw", "Why?", "My drawings", "Misclassified", "Filters"]
 
@@ -21,7 +22,7 @@ TABS = ["Draw", "Why?", "My drawings", "Misclassified", "Filters"]
 def render_page() -> None:
     from mnist_cnn.ui import common, draw, explain, filters, mistakes, my_drawings, sidebar
 
-    st.set_page_config(page_title="MNIST Draw", page_icon="✏️", layout="wide")
+    st.set_page_config(page_title=PAGE_TITLE, page_icon="✏️", layout="wide")
     st.title(APP_TITLE)
     st.caption(APP_INTRO)
     clf = common.current_classifier()

@@ -12,12 +12,15 @@ DIGIT_BOX = 20
 NUM_CLASSES = 10
 
 # The page's title and introduction (app.py, and the first-second canvas of ui/shell.py).
+PAGE_TITLE = "MNIST Draw"  # the browser tab's
 APP_TITLE = "✏️ MNIST Draw"
 APP_INTRO = ("Draw a digit or a whole number and watch a convolutional network trained on MNIST read it; ask it "
              "why, teach it your handwriting, and look at the digits it gets wrong and the filters it learned.")
 
-# The app's drawing canvas.
+# The app's drawing canvas: white ink on black paper, as in MNIST.
 CANVAS_SIZE = 280
+CANVAS_INK, CANVAS_PAPER = "#FFFFFF", "#000000"
+PREDICTION_COLUMNS = (5, 6)  # the Draw tab's widths: canvas or picture | prediction
 DEFAULT_STROKE_WIDTH = 18
 STROKE_WIDTH_RANGE = (6, 40)
 
@@ -61,6 +64,7 @@ TRAINING_ROUTE = "/api/training"
 # The first-second canvas's predictions (ui/shell.py): a PNG of the canvas in, the answer as JSON out.
 PREDICT_ROUTE = "/api/predict"
 MAX_PREDICT_PNG_BYTES = 2_000_000  # a 280x280 canvas is ~5-20 KB
+MAX_PREDICT_PNG_SIDE = 4 * CANVAS_SIZE  # the canvas is sent at CANVAS_SIZE; far larger is not from it
 
 # Test-only: cap the number of training images a retrain from the app uses.
 TRAIN_LIMIT_ENV = "MNIST_DRAW_TRAIN_LIMIT"

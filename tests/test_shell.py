@@ -2,9 +2,11 @@
 strokes are answered by the same model through config.PREDICT_ROUTE."""
 
 import asyncio
+import html
 import io
 import json
 import re
+import struct
 
 import numpy as np
 import pytest
@@ -14,7 +16,8 @@ from mnist_cnn.config import PREDICT_ROUTE
 from mnist_cnn.synthetic import canvas_set
 from mnist_cnn.ui import shell
 
-PAGE = b"<!DOCTYPE html><html><head><script type=module src=./static/js/index.js></script></head><body></body></html>"
+PAGE = (b'<!DOCTYPE html><html><head><link rel="preload" href="./static/media/SourceSansVF-Upright.ttf.x1.woff2" '
+        b'as="font"><script type=module src=./static/js/index.js></script></head><body></body></html>')
 
 
 def png(rgba: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -24,43 +27,76 @@ def png(rgba: np.ndarray, fmt: str = "PNG") -> bytes:
 
 
 def settings_of(page: bytes) -> dict:
-    found = re.search(rb'<script id="mnist-draw-shell-settings" type="application/json">(.*?)</script>', page)
-    return json.loads(found.group(1))
+    found = re.search(rb'data-settings="([^"]*)"', page)
+    return json.loads(html.unescape(found.group(1).decode()))
+
+
+def broken_png() -> bytes:
+    """A canvas PNG whose image data chunk says it is half as long as it is (Pillow: SyntaxError)."""
+    data = bytearray(png(np.full((280, 280, 4), 255, np.uint8)))
+    at = data.index(b"IDAT") - 4
+    data[at:at + 4] = struct.pack(">I", struct.unpack(">I", data[at:at + 4])[0] // 2)
+    return bytes(data)
 
 
 def test_streamlits_page_gains_the_canvas_once_before_its_own_script_runs():
-    page = shell.inject(PAGE, "/base/api/predict")
+    page = shell.inject(PAGE)
     body = page[page.index(b"<body>"):]
     assert b'data-testid="shell-canvas"' in body and b"MNIST Draw" in body
-    assert settings_of(page)["predictUrl"] == "/base/api/predict"
-    assert page.index(b"<script>") > page.index(b"<body>")  # inline, at the end: it runs while the HTML is parsed
-    assert shell.inject(page, "/api/predict") == page  # a page that has it already is left alone
-    assert shell.inject(b'{"not": "html"}', "/api/predict") == b'{"not": "html"}'
+    assert settings_of(page)["predictUrl"] == "./api/predict"  # relative, as Streamlit's assets: any base path
+    assert b'src:url("./static/media/SourceSansVF-Upright.ttf.x1.woff2")' in body  # the app's font, for its wrapping
+    assert page.index(b'<script data-shell="mnist-draw-shell">') > page.index(b"<body>")  # runs as the HTML is parsed
+    assert shell.inject(page) == page  # a page that has it already is left alone
+    assert shell.inject(b'{"not": "html"}') == b'{"not": "html"}'
 
 
-def test_the_middleware_changes_html_only_and_says_its_new_length():
+def serve(path: str, method: str = "GET", accept: bytes = b"text/html,*/*", status: int = 200,
+          extensions: dict | None = None) -> tuple[int, dict, bytes, dict]:
+    """One request through ShellMiddleware in front of a tiny app that answers an HTML page at /
+    and JSON elsewhere: (status, headers, body, the request headers the app saw)."""
+    seen = {}
+
     async def app(scope, receive, send):
+        seen.update(dict(scope["headers"]), extensions=scope.get("extensions", {}))
         kind = b"text/html" if scope["path"] == "/" else b"application/json"
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", kind), (b"content-length", b"107"), (b"etag", b'"abc"')]})
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", kind), (b"content-length", str(len(PAGE)).encode()),
+                                (b"etag", b'"abc"'), (b"accept-ranges", b"bytes")]})
         await send({"type": "http.response.body", "body": PAGE[:50], "more_body": True})
         await send({"type": "http.response.body", "body": PAGE[50:]})
 
-    def get(path: str) -> tuple[dict, bytes]:
-        sent = []
+    sent = []
 
-        async def send(message):
-            sent.append(message)
+    async def send(message):
+        sent.append(message)
 
-        scope = {"type": "http", "method": "GET", "path": path}
-        asyncio.run(shell.ShellMiddleware(app, predict_url=PREDICT_ROUTE)(scope, None, send))
-        return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+    headers = [(b"accept", accept), (b"accept-encoding", b"gzip"), (b"range", b"bytes=10-")]
+    scope = {"type": "http", "method": method, "path": path, "headers": headers, "extensions": extensions or {}}
+    asyncio.run(shell.ShellMiddleware(app)(scope, None, send))
+    return sent[0]["status"], dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:]), seen
 
-    headers, body = get("/")
-    assert body == shell.inject(PAGE, PREDICT_ROUTE) and int(headers[b"content-length"]) == len(body)
-    assert b"etag" not in headers  # it described the page before the canvas was added
-    headers, body = get("/data.json")
-    assert body == PAGE and headers[b"content-length"] == b"107" and headers[b"etag"] == b'"abc"'
+
+def test_the_middleware_changes_the_page_browsers_navigate_to_and_says_its_new_length():
+    status, headers, body, asked = serve("/")
+    assert status == 200 and body == shell.inject(PAGE) and int(headers[b"content-length"]) == len(body)
+    for stale in (b"etag", b"accept-ranges"):  # they described the page before the canvas was added
+        assert stale not in headers
+    assert b"accept-encoding" not in asked and b"range" not in asked  # asked for whole and uncompressed
+
+
+def test_the_middleware_leaves_everything_else_alone():
+    for request in (dict(path="/data.json", accept=b"application/json"), dict(path="/", accept=b"*/*"),
+                    dict(path="/", method="HEAD")):
+        status, headers, body, asked = serve(**request)
+        assert body == PAGE and headers[b"etag"] == b'"abc"', request
+        assert asked[b"accept-encoding"] == b"gzip", request  # not a navigation: asked for as it came
+    status, headers, body, _ = serve("/", status=206)  # a part of a page is not a page
+    assert status == 206 and body == PAGE and headers[b"content-length"] == str(len(PAGE)).encode()
+
+
+def test_a_page_is_sent_as_a_body_even_where_the_server_could_send_a_file():
+    *_, asked = serve("/", extensions={"http.response.pathsend": {}, "other": {}})
+    assert asked["extensions"] == {"other": {}}
 
 
 @pytest.mark.mnist
@@ -79,7 +115,7 @@ def test_strokes_on_the_first_canvas_are_answered_as_the_draw_tab_would(mnist, i
 def test_what_is_not_a_canvas_png_gets_one_sentence(improved_clf):
     picture = np.zeros((280, 280, 4), np.uint8)
     for data in (b"", b"GIF89a not a png", png(picture, "JPEG"), png(np.zeros((2000, 10, 4), np.uint8)),
-                 b"\x89PNG" + b"0" * 3_000_000):
+                 b"\x89PNG" + b"0" * 3_000_000, png(picture)[:300], broken_png()):
         with pytest.raises(ValueError) as err:
             shell.answer_png(data, improved_clf)
         assert str(err.value).startswith(("send the canvas", "that is not a PNG")) and "\n" not in str(err.value)

@@ -210,8 +210,9 @@ def bench_while_training(sizes: Sizes) -> list[str]:
 def sections(quick: bool) -> list[tuple[str, str, list[str]]]:
     sizes = QUICK if quick else FULL
     return [
-        ("Cold start", f"A fresh `streamlit run app.py` and a first visit in Chromium, median of {sizes.cold_starts}. "
-         "The Draw tab needs no TensorFlow: the model is read from its .keras file and runs in NumPy.",
+        ("Cold start", f"A fresh `streamlit run app.py` and a first visit in Chromium, drawing a 1 as soon as a "
+         f"canvas shows, median of {sizes.cold_starts}. The first canvas is the server's own (ui/shell.py), answered "
+         "through /api/predict until Streamlit's canvas takes the drawing over; the Draw tab needs no TensorFlow.",
          lambda: bench_cold_start(sizes)),
         ("Drawing while another session retrains",
          f"Two Chromium sessions: one draws {sizes.strokes} strokes idle, then another clicks Retrain (improved, "

@@ -8,16 +8,23 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_cnn import plots
-from mnist_cnn.config import CANVAS_SIZE, DEFAULT_STROKE_WIDTH, MAX_UPLOAD_MB, STROKE_WIDTH_RANGE
+from mnist_cnn.config import (
+    CANVAS_INK,
+    CANVAS_PAPER,
+    CANVAS_SIZE,
+    DEFAULT_STROKE_WIDTH,
+    MAX_UPLOAD_MB,
+    PREDICTION_COLUMNS,
+    STROKE_WIDTH_RANGE,
+)
 from mnist_cnn.inference import Classifier, Verdict
 from mnist_cnn.preprocess import ImageError, canvas_to_mnist, image_to_mnist
 from mnist_cnn.ui.labelling import label_row
-from mnist_cnn.ui.verdicts import NO_PREDICTION, NOT_A_DIGIT, judge, metric_text, phone_answer
+from mnist_cnn.ui.verdicts import DRAW_HINT, NO_PREDICTION, NOT_A_DIGIT, judge, metric_text, phone_answer
 
 MODES = ("One digit", "A number")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 PICTURE_WIDTH = 160
-PREDICTION_COLUMNS = [5, 6]  # canvas or picture | prediction: the same for both, so they line up
 NO_INK_TEXT = "No digit found in that picture: try one with darker or lighter ink than the paper."
 EMPTY_CANVAS_TEXT = "Draw a digit on the black canvas: the prediction appears after every stroke."
 
@@ -65,14 +72,14 @@ def clear_canvas_if_asked() -> None:
 @st.fragment
 def digit_panel(clf: Classifier) -> None:
     clear_canvas_if_asked()
-    left, right = st.columns(PREDICTION_COLUMNS, gap="large")
+    left, right = st.columns(list(PREDICTION_COLUMNS), gap="large")
     with left:
         answer = st.empty()
         stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="stroke_width")
-        result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
+        result = st_canvas(stroke_width=stroke, stroke_color=CANVAS_INK, background_color=CANVAS_PAPER,
                            height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
                            return_image_data=True, key=canvas_key("canvas"))
-        st.caption("Draw one digit, large or small, anywhere. Undo and clear are in the canvas toolbar.")
+        st.caption(f"{DRAW_HINT} Undo and clear are in the canvas toolbar.")
     image = canvas_to_mnist(result.image_data)
     st.session_state["drawing"] = image
     with right:
@@ -91,7 +98,7 @@ def upload_panel(clf: Classifier) -> None:
     except ImageError as exc:
         st.error(f"{upload.name}: {exc}.")
         return
-    left, right = st.columns(PREDICTION_COLUMNS, gap="large")
+    left, right = st.columns(list(PREDICTION_COLUMNS), gap="large")
     left.image(upload, caption=upload.name, width=PICTURE_WIDTH)
     with right:
         show_prediction(image, clf, NO_INK_TEXT, original=upload.getvalue(), source="upload")

@@ -9,7 +9,14 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_cnn import plots
-from mnist_cnn.config import DEFAULT_STROKE_WIDTH, MAX_NUMBER_DIGITS, NUMBER_CANVAS, STROKE_WIDTH_RANGE
+from mnist_cnn.config import (
+    CANVAS_INK,
+    CANVAS_PAPER,
+    DEFAULT_STROKE_WIDTH,
+    MAX_NUMBER_DIGITS,
+    NUMBER_CANVAS,
+    STROKE_WIDTH_RANGE,
+)
 from mnist_cnn.inference import Classifier
 from mnist_cnn.notdigit import default_gate
 from mnist_cnn.numbers import DigitReading, NumberReading, read_number
@@ -75,7 +82,7 @@ def render(clf: Classifier) -> None:
     """The "A number" mode's body (the caller wraps it in a fragment)."""
     stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="number_stroke_width")
     width, height = NUMBER_CANVAS
-    result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
+    result = st_canvas(stroke_width=stroke, stroke_color=CANVAS_INK, background_color=CANVAS_PAPER,
                        height=height, width=width, drawing_mode="freedraw", return_image_data=True,
                        key="number_canvas")
     st.caption("Write digits side by side; strokes of one digit may be apart (a 5's flag), and touching "

@@ -2,90 +2,124 @@
 
 On the 2-core machine Streamlit's own page takes 2-2.5 s from the first request to a drawable
 canvas, and a page with nothing but the canvas takes as long (docs/BENCHMARKS.md, section 5): the
-time goes to parsing Streamlit's bundle and loading the canvas component's script. So the server
-adds a small page of its own to Streamlit's HTML (ShellMiddleware): the title, a plain canvas
-and a Prediction line, drawn by an inline script (shell.js) as soon as the HTML arrives. Each
-stroke is answered by the same model through a JSON route (config.PREDICT_ROUTE, predict()).
-When Streamlit's canvas is ready, the strokes are drawn again on it, so the drawing and its
-prediction carry over, and this page steps aside, the page scrolled so that Streamlit's canvas is
-where this one was (a stroke begun at that moment still lands on a canvas).
+time goes to running Streamlit's scripts and then the canvas component's. So the server adds a
+small page of its own to Streamlit's HTML (ShellMiddleware): the title, a plain canvas and a
+Prediction line, drawn by an inline script (shell.js) as soon as the HTML arrives. Each stroke is
+answered by the same model through a JSON route (config.PREDICT_ROUTE, predict()). When
+Streamlit's canvas is ready, the strokes are drawn again on it, one at a time (one Undo each), so
+the drawing and its prediction carry over; then this page steps aside, the app scrolled so that
+its canvas is where this one was if someone drew (their next stroke lands on a canvas too).
 
 For a second or two both pages are in the document. This one is hidden from assistive technology
-and its words are drawn by CSS (attr(data-text)), so a search of the page by role or text
-(a screen reader, a test) meets the app's own title and prediction only, never two of each.
+and its words are drawn by CSS (attr(data-text)), so a search of the page by role or text (a
+screen reader, a test) meets the app's own title and prediction only, never two of each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import io
 import json
+import re
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mnist_cnn import config
-from mnist_cnn.config import CANVAS_SIZE
 
 SHELL_ID = "mnist-draw-shell"
-MAX_PNG_SIDE = 4 * CANVAS_SIZE  # the shell sends its canvas at CANVAS_SIZE; anything far larger is not from it
-GIVE_UP_MS = 60_000  # a page whose canvas never comes (the script failed) is shown anyway
+GIVE_UP_MS = 20_000  # a page whose canvas never comes (the script failed, no connection) is shown anyway
 LOADING_NOTE = "Loading the rest of the app… what you draw here carries over."
-HINT = "Draw one digit, large or small, anywhere."
+NO_ANSWER = "The server did not answer; the app is still loading."
+PREDICT_URL = "." + config.PREDICT_ROUTE  # relative, like Streamlit's own assets: it follows any base path
+ASSETS = Path(__file__).parent
+# Streamlit's page preloads its font; the shell uses the same file, so its text wraps as the app's.
+FONT_LINK = re.compile(rb'<link[^>]*href="([^"]*SourceSans[^"]*Upright[^"]*\.woff2)"')
+THEME = {"--mds-paper": ("theme.backgroundColor", "#ffffff"), "--mds-text": ("theme.textColor", "#1f2933"),
+         "--mds-side": ("theme.secondaryBackgroundColor", "#f3f5f8")}
 
-_ASSETS = Path(__file__).with_suffix("")
+
+@functools.cache
+def _asset(name: str) -> str:
+    return (ASSETS / name).read_text()
 
 
-def shell_html(predict_url: str) -> str:
-    """The first-second page: markup, style, its settings as JSON and the script that runs it."""
-    settings = {"id": SHELL_ID, "predictUrl": predict_url, "size": CANVAS_SIZE, "stroke": config.DEFAULT_STROKE_WIDTH,
-                "giveUpMs": GIVE_UP_MS, "title": "MNIST Draw"}
-    text = html.escape  # shown through CSS, attr(data-text): see the module's docstring
+def theme_css() -> str:
+    """The app's theme colours (.streamlit/config.toml) as the shell's CSS variables."""
+    import streamlit as st
+
+    values = {var: (st.get_option(option) or default) for var, (option, default) in THEME.items()}
+    return f"#{SHELL_ID}{{{';'.join(f'{var}:{value}' for var, value in values.items())}}}"
+
+
+def shell_html(font_url: str | None = None) -> str:
+    """The first-second page: markup with its settings, style and the script that runs it."""
+    from mnist_cnn.ui.verdicts import DRAW_HINT, NO_PREDICTION
+
+    settings = {"predictUrl": PREDICT_URL, "size": config.CANVAS_SIZE, "stroke": config.DEFAULT_STROKE_WIDTH,
+                "ink": config.CANVAS_INK, "paper": config.CANVAS_PAPER, "giveUpMs": GIVE_UP_MS,
+                "title": config.PAGE_TITLE, "none": NO_PREDICTION, "noAnswer": NO_ANSWER}
+    text = html.escape  # every word is shown through CSS, attr(data-text): see the module's docstring
+    left, right = config.PREDICTION_COLUMNS
+    font = (f'@font-face{{font-family:"MDS Source Sans";src:url("{text(font_url)}") format("woff2");'
+            "font-weight:200 900}" if font_url else "")
     return (
-        f'<div id="{SHELL_ID}" aria-hidden="true">'
+        f'<div id="{SHELL_ID}" aria-hidden="true" data-settings="{text(json.dumps(settings))}">'
         '<aside class="mds-sidebar"></aside><main class="mds-main">'
         f'<h1 data-text="{text(config.APP_TITLE)}"></h1>'
         f'<p class="mds-caption" data-text="{text(config.APP_INTRO)}"></p>'
-        '<div class="mds-row"><div class="mds-left">'
-        f'<canvas width="{CANVAS_SIZE}" height="{CANVAS_SIZE}" data-testid="shell-canvas"></canvas>'
-        f'<p class="mds-caption"><span data-text="{text(HINT)} "></span>'
+        f'<div class="mds-row" style="grid-template-columns:{left}fr {right}fr"><div class="mds-left">'
+        f'<canvas width="{config.CANVAS_SIZE}" height="{config.CANVAS_SIZE}" data-testid="shell-canvas"></canvas>'
+        f'<p class="mds-caption"><span data-text="{text(DRAW_HINT)} "></span>'
         '<button type="button" tabindex="-1" class="mds-clear" data-text="Clear"></button></p>'
         '</div><div class="mds-right"><div class="mds-label" data-text="Prediction"></div>'
-        '<div class="mds-value" data-testid="shell-answer" data-text="—"></div>'
+        f'<div class="mds-value" data-testid="shell-answer" data-text="{text(NO_PREDICTION)}"></div>'
         '<div class="mds-delta" data-testid="shell-delta" data-text=""></div>'
         f'<p class="mds-note" data-text="{text(LOADING_NOTE)}"></p></div></div></main></div>'
-        f'<script id="{SHELL_ID}-settings" type="application/json">{json.dumps(settings)}</script>'
-        f"<style>{_ASSETS.with_suffix('.css').read_text()}</style>"
-        f"<script>{_ASSETS.with_suffix('.js').read_text()}</script>"
+        f"<style>{font}{theme_css()}{_asset('shell.css')}</style>"
+        f'<script data-shell="{SHELL_ID}">{_asset("shell.js")}</script>'
     )
 
 
-def inject(page: bytes, predict_url: str) -> bytes:
+def inject(page: bytes) -> bytes:
     """Streamlit's HTML with the first-second page at the end of its body: an inline script there
     runs while the HTML is parsed, before Streamlit's deferred bundle."""
     if b"</body>" not in page or SHELL_ID.encode() in page:
         return page
-    return page.replace(b"</body>", shell_html(predict_url).encode() + b"</body>", 1)
+    font = FONT_LINK.search(page)
+    shell = shell_html(font.group(1).decode() if font else None)
+    return page.replace(b"</body>", shell.encode() + b"</body>", 1)
+
+
+BROKEN_PICTURE = (SyntaxError, ValueError, OSError, struct.error, EOFError)  # what Pillow raises on damaged files
 
 
 def answer_png(data: bytes, clf: Any) -> dict[str, Any]:
-    """The answer to one stroke on the shell's canvas, as the Draw tab would show it: raises
-    ValueError (one sentence) for anything that is not a PNG of a canvas."""
-    from PIL import Image, UnidentifiedImageError
+    """The answer to the strokes on the shell's canvas, as the Draw tab would give it. Raises
+    ValueError (one sentence) for anything but a PNG of a canvas: empty, too big, not a PNG,
+    damaged."""
+    from PIL import Image
 
     from mnist_cnn.preprocess import canvas_to_mnist
     from mnist_cnn.ui.verdicts import NO_PREDICTION, judge, metric_text
 
+    side = config.MAX_PREDICT_PNG_SIDE
     if not data or len(data) > config.MAX_PREDICT_PNG_BYTES:
         raise ValueError(f"send the canvas as a PNG of at most {config.MAX_PREDICT_PNG_BYTES:,} bytes")
     try:
         picture = Image.open(io.BytesIO(data))
-        if picture.format != "PNG" or max(picture.size) > MAX_PNG_SIDE:
-            raise ValueError(f"send the canvas as a PNG of at most {MAX_PNG_SIDE}x{MAX_PNG_SIDE} pixels")
+        if picture.format != "PNG" or max(picture.size) > side:
+            raise ValueError(f"send the canvas as a PNG of at most {side}x{side} pixels")
         rgba = np.asarray(picture.convert("RGBA"))
-    except (UnidentifiedImageError, OSError) as exc:
+    except ValueError as exc:
+        if str(exc).startswith("send the canvas"):
+            raise
+        raise ValueError("that is not a PNG picture of the canvas") from exc
+    except (*BROKEN_PICTURE, Image.DecompressionBombError) as exc:
         raise ValueError("that is not a PNG picture of the canvas") from exc
     image = canvas_to_mnist(rgba)
     if image is None:
@@ -94,14 +128,30 @@ def answer_png(data: bytes, clf: Any) -> dict[str, Any]:
     return {"value": value, "delta": delta}
 
 
+async def read_capped(request: Any, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to be over `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 async def predict(request: Any) -> Any:
     """POST config.PREDICT_ROUTE: the shell canvas's PNG in, {"value", "delta"} out (or
-    {"error"} with status 400). The model runs in a thread, off the server's event loop."""
+    {"error"} with status 400 or 413). The model runs in a thread, off the server's event loop."""
     from starlette.responses import JSONResponse
 
     from mnist_cnn.ui import common
 
-    data = await request.body()
+    data = await read_capped(request, config.MAX_PREDICT_PNG_BYTES)
+    if data is None:
+        return JSONResponse({"error": f"send the canvas as a PNG of at most {config.MAX_PREDICT_PNG_BYTES:,} bytes"},
+                            status_code=413)
     try:
         answer = await asyncio.to_thread(lambda: answer_png(data, common.current_classifier()))
     except ValueError as exc:
@@ -109,18 +159,29 @@ async def predict(request: Any) -> Any:
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
-_STALE_HEADERS = (b"content-length", b"etag", b"last-modified")  # they described the page before injection
+_STALE_HEADERS = (b"content-length", b"etag", b"last-modified", b"accept-ranges")  # they described the page before
+
+
+def _asks_for_a_page(scope: dict) -> bool:
+    """A browser navigating to a page (it accepts HTML), not a script or data request."""
+    accept = dict(scope.get("headers", [])).get(b"accept", b"")
+    return scope["type"] == "http" and scope.get("method") == "GET" and b"text/html" in accept
 
 
 class ShellMiddleware:
-    """Adds the first-second page to every HTML page the server sends (Streamlit's index.html)."""
+    """Adds the first-second page to the HTML pages browsers navigate to (Streamlit's index.html,
+    at its root or any deep link). Those are asked for uncompressed, as whole files: the page has
+    to be read to be changed, and it is small (16 KB)."""
 
-    def __init__(self, app: Any, predict_url: str) -> None:
-        self.app, self.predict_url = app, predict_url
+    def __init__(self, app: Any) -> None:
+        self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("method") != "GET":
+        if not _asks_for_a_page(scope):
             return await self.app(scope, receive, send)
+        skip = (b"accept-encoding", b"range", b"if-range", b"if-none-match", b"if-modified-since")
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() not in skip],
+                 "extensions": {k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"}}
         start: dict | None = None
         body: list[bytes] = []
 
@@ -128,7 +189,8 @@ class ShellMiddleware:
             nonlocal start
             if message["type"] == "http.response.start":
                 headers = dict(message.get("headers", []))
-                if headers.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in headers:
+                if (message.get("status") == 200 and headers.get(b"content-type", b"").startswith(b"text/html")
+                        and b"content-encoding" not in headers):
                     start = message  # held back: the body's length changes
                     return
                 await send(message)
@@ -136,7 +198,7 @@ class ShellMiddleware:
                 body.append(message.get("body", b""))
                 if message.get("more_body"):
                     return
-                page = inject(b"".join(body), self.predict_url)
+                page = inject(b"".join(body))
                 headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in _STALE_HEADERS]
                 await send({**start, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
                 await send({"type": "http.response.body", "body": page})
@@ -150,6 +212,4 @@ def middleware() -> list:
     """For app.py's st.App: the first-second page in Streamlit's HTML."""
     from starlette.middleware import Middleware
 
-    from mnist_cnn.ui.startup import route_url
-
-    return [Middleware(ShellMiddleware, predict_url=route_url(config.PREDICT_ROUTE))]
+    return [Middleware(ShellMiddleware)]

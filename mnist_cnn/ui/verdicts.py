@@ -12,6 +12,7 @@ from mnist_cnn.notdigit import default_gate
 NOT_A_DIGIT = "This does not look like a digit"
 NOT_A_DIGIT_VALUE = "not a digit"
 NO_PREDICTION = "—"
+DRAW_HINT = "Draw one digit, large or small, anywhere."
 
 
 def looks_like_a_digit(image: np.ndarray) -> bool:

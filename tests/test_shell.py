@@ -17,7 +17,7 @@ from mnist_cnn.synthetic import canvas_set
 from mnist_cnn.ui import shell
 
 PAGE = (b'<!DOCTYPE html><html><head><link rel="preload" href="./static/media/SourceSansVF-Upright.ttf.x1.woff2" '
-        b'as="font"><script type=module src=./static/js/index.js></script></head><body></body></html>')
+        b'as="font"><script type="module" crossorigin src="./static/js/index.js"></script></head><body></body></html>')
 
 
 def png(rgba: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -45,7 +45,11 @@ def test_streamlits_page_gains_the_canvas_once_before_its_own_script_runs():
     assert b'data-testid="shell-canvas"' in body and b"MNIST Draw" in body
     assert settings_of(page)["predictUrl"] == "./api/predict"  # relative, as Streamlit's assets: any base path
     assert b'src:url("./static/media/SourceSansVF-Upright.ttf.x1.woff2")' in body  # the app's font, for its wrapping
-    assert page.index(b'<script data-shell="mnist-draw-shell">') > page.index(b"<body>")  # runs as the HTML is parsed
+    assert page.index(b'<script data-shell="mnist-draw-shell"') > page.index(b"<body>")  # runs as the HTML is parsed
+    # Streamlit's entry script is still fetched at once, and run by the shell (after a first stroke begun at once)
+    assert b'<script type="module" crossorigin src="./static/js/index.js">' not in page
+    assert b'<link rel="modulepreload" crossorigin href="./static/js/index.js">' in page
+    assert b'data-entry="./static/js/index.js"' in page
     assert shell.inject(page) == page  # a page that has it already is left alone
     assert shell.inject(b'{"not": "html"}') == b'{"not": "html"}'
 

@@ -6,8 +6,23 @@
 //   done      SETTLE_MS after the last one, the app is scrolled so its canvas is where this one
 //             is, and this page is removed.
 (() => {
-  const shell = document.getElementById(document.currentScript.dataset.shell);
-  if (!shell) return;
+  // Streamlit's own entry script, held back by the server (ui/shell.py): started first thing
+  // after GRACE_MS unless a stroke is under way (then when it ends), after MAX_HOLD_MS anyway.
+  const own = document.currentScript.dataset;
+  let streamlitStarted = !own.entry;
+  const startStreamlit = () => {
+    if (streamlitStarted) return;
+    streamlitStarted = true;
+    const script = Object.assign(document.createElement("script"), { type: "module", src: own.entry });
+    script.crossOrigin = "";
+    document.head.appendChild(script);
+    if (window.mnistDrawShell) window.mnistDrawShell.streamlitAt = performance.now();
+  };
+  setTimeout(startStreamlit, Number(own.maxHoldMs));
+  setTimeout(() => { if (!current) startStreamlit(); }, Number(own.graceMs));
+
+  const shell = document.getElementById(own.shell);
+  if (!shell) return startStreamlit();
   const settings = JSON.parse(shell.dataset.settings);
   const POLL_MS = 100;    // looking for Streamlit's canvas; and one replayed stroke a tick
   const SETTLE_MS = 300;  // Streamlit's canvas must stay put this long before and after the replay
@@ -29,7 +44,7 @@
   // two canvases [x, y], and their vertical offset once the app was scrolled.
   const record = window.mnistDrawShell = {
     shownAt: performance.now(), answers: [], penDown: [], strokes: 0, reason: null, removedAt: null,
-    apart: null, offset: null,
+    apart: null, offset: null, streamlitAt: null,
   };
 
   function blank() {
@@ -114,6 +129,7 @@
     strokes.push(current);
     current = pointer = null;
     ask();
+    startStreamlit();
   };
   canvas.addEventListener("pointerup", lift);
   canvas.addEventListener("pointercancel", lift);

@@ -5,7 +5,10 @@ canvas, and a page with nothing but the canvas takes as long (docs/BENCHMARKS.md
 time goes to running Streamlit's scripts and then the canvas component's. So the server adds a
 small page of its own to Streamlit's HTML (ShellMiddleware): the title, a plain canvas and a
 Prediction line, drawn by an inline script (shell.js) as soon as the HTML arrives. Each stroke is
-answered by the same model through a JSON route (config.PREDICT_ROUTE, predict()). When
+answered by the same model through a JSON route (config.PREDICT_ROUTE, predict()). Streamlit's
+scripts are fetched at once but run GRACE_MS after the canvas shows, or, if someone starts drawing
+by then, when that stroke ends: running them takes the browser's main thread for over a second in
+pieces of up to 250 ms, which would make that first stroke stutter and its answer wait. When
 Streamlit's canvas is ready, the strokes are drawn again on it, one at a time (one Undo each), so
 the drawing and its prediction carry over; then this page steps aside, the app scrolled so that
 its canvas is where this one was if someone drew (their next stroke lands on a canvas too).
@@ -39,6 +42,10 @@ PREDICT_URL = "." + config.PREDICT_ROUTE  # relative, like Streamlit's own asset
 ASSETS = Path(__file__).parent
 # Streamlit's page preloads its font; the shell uses the same file, so its text wraps as the app's.
 FONT_LINK = re.compile(rb'<link[^>]*href="([^"]*SourceSans[^"]*Upright[^"]*\.woff2)"')
+# Streamlit's entry script: the shell starts it itself, after a first stroke begun at once (below).
+ENTRY_SCRIPT = re.compile(rb'<script type="module" crossorigin src="([^"]+)"></script>')
+GRACE_MS = 400  # Streamlit starts this long after the canvas shows, or when a stroke begun by then ends
+MAX_HOLD_MS = 2_500  # and this long after at the latest, whatever happens
 THEME = {"--mds-paper": ("theme.backgroundColor", "#ffffff"), "--mds-text": ("theme.textColor", "#1f2933"),
          "--mds-side": ("theme.secondaryBackgroundColor", "#f3f5f8")}
 
@@ -56,8 +63,9 @@ def theme_css() -> str:
     return f"#{SHELL_ID}{{{';'.join(f'{var}:{value}' for var, value in values.items())}}}"
 
 
-def shell_html(font_url: str | None = None) -> str:
-    """The first-second page: markup with its settings, style and the script that runs it."""
+def shell_html(font_url: str | None = None, entry: str | None = None) -> str:
+    """The first-second page: markup with its settings, style and the script that runs it (and,
+    given Streamlit's entry script, starts it)."""
     from mnist_cnn.ui.verdicts import DRAW_HINT, NO_PREDICTION
 
     settings = {"predictUrl": PREDICT_URL, "size": config.CANVAS_SIZE, "stroke": config.DEFAULT_STROKE_WIDTH,
@@ -81,7 +89,8 @@ def shell_html(font_url: str | None = None) -> str:
         '<div class="mds-delta" data-testid="shell-delta" data-text=""></div>'
         f'<p class="mds-note" data-text="{text(LOADING_NOTE)}"></p></div></div></main></div>'
         f"<style>{font}{theme_css()}{_asset('shell.css')}</style>"
-        f'<script data-shell="{SHELL_ID}">{_asset("shell.js")}</script>'
+        f'<script data-shell="{SHELL_ID}" data-entry="{text(entry or "")}" data-grace-ms="{GRACE_MS}" '
+        f'data-max-hold-ms="{MAX_HOLD_MS}">{_asset("shell.js")}</script>'
     )
 
 
@@ -90,8 +99,10 @@ def inject(page: bytes) -> bytes:
     runs while the HTML is parsed, before Streamlit's deferred bundle."""
     if b"</body>" not in page or SHELL_ID.encode() in page:
         return page
-    font = FONT_LINK.search(page)
-    shell = shell_html(font.group(1).decode() if font else None)
+    font, entry = FONT_LINK.search(page), ENTRY_SCRIPT.search(page)
+    if entry:  # still fetched and compiled at once, run when the shell starts it
+        page = page.replace(entry.group(0), b'<link rel="modulepreload" crossorigin href="%s">' % entry.group(1), 1)
+    shell = shell_html(font.group(1).decode() if font else None, entry.group(1).decode() if entry else None)
     return page.replace(b"</body>", shell.encode() + b"</body>", 1)
 
 

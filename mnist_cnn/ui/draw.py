@@ -72,7 +72,7 @@ def clear_canvas_if_asked() -> None:
 @st.fragment
 def digit_panel(clf: Classifier) -> None:
     clear_canvas_if_asked()
-    left, right = st.columns(list(PREDICTION_COLUMNS), gap="large")
+    left, right = st.columns(PREDICTION_COLUMNS, gap="large")
     with left:
         answer = st.empty()
         stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="stroke_width")
@@ -98,7 +98,7 @@ def upload_panel(clf: Classifier) -> None:
     except ImageError as exc:
         st.error(f"{upload.name}: {exc}.")
         return
-    left, right = st.columns(list(PREDICTION_COLUMNS), gap="large")
+    left, right = st.columns(PREDICTION_COLUMNS, gap="large")
     left.image(upload, caption=upload.name, width=PICTURE_WIDTH)
     with right:
         show_prediction(image, clf, NO_INK_TEXT, original=upload.getvalue(), source="upload")

@@ -3,8 +3,8 @@
 //   waiting   Streamlit's canvas is not there yet: draw, get answers;
 //   settling  it has appeared: wait SETTLE_MS, and for the pen to lift;
 //   replaying one stroke a tick goes over as mouse events (one Undo step each, as if drawn there);
-//   done      SETTLE_MS after the last one, the app is scrolled so its canvas is where this one
-//             is, and this page is removed.
+//   done      SETTLE_MS after the last one, this page is removed (if someone drew, the app is
+//             first scrolled so that its canvas is where this one is).
 (() => {
   // Streamlit's own entry script, held back by the server (ui/shell.py): started first thing
   // after GRACE_MS unless a stroke is under way (then when it ends), after MAX_HOLD_MS anyway.
@@ -190,12 +190,11 @@
     Object.assign(record, { reason, offset: left, removedAt: performance.now(), strokes: strokes.length });
   }
 
-  const started = performance.now();
   const timer = setInterval(() => {
     const now = performance.now();
     const found = streamlitCanvas();
     if (!found) {
-      if (now - started > settings.giveUpMs || document.querySelector('[data-testid="stException"]')) {
+      if (now - record.shownAt > settings.giveUpMs || document.querySelector('[data-testid="stException"]')) {
         stepAside("no canvas came");
       }
       return;

@@ -106,6 +106,7 @@ def inject(page: bytes) -> bytes:
     return page.replace(b"</body>", shell.encode() + b"</body>", 1)
 
 
+TOO_MANY_BYTES = f"send the canvas as a PNG of at most {config.MAX_PREDICT_PNG_BYTES:,} bytes"
 BROKEN_PICTURE = (SyntaxError, ValueError, OSError, struct.error, EOFError)  # what Pillow raises on damaged files
 
 
@@ -120,18 +121,15 @@ def answer_png(data: bytes, clf: Any) -> dict[str, Any]:
 
     side = config.MAX_PREDICT_PNG_SIDE
     if not data or len(data) > config.MAX_PREDICT_PNG_BYTES:
-        raise ValueError(f"send the canvas as a PNG of at most {config.MAX_PREDICT_PNG_BYTES:,} bytes")
+        raise ValueError(TOO_MANY_BYTES)
     try:
-        picture = Image.open(io.BytesIO(data))
-        if picture.format != "PNG" or max(picture.size) > side:
-            raise ValueError(f"send the canvas as a PNG of at most {side}x{side} pixels")
-        rgba = np.asarray(picture.convert("RGBA"))
-    except ValueError as exc:
-        if str(exc).startswith("send the canvas"):
-            raise
-        raise ValueError("that is not a PNG picture of the canvas") from exc
+        picture = Image.open(io.BytesIO(data))  # reads the header only
+        is_a_canvas = picture.format == "PNG" and max(picture.size) <= side
+        rgba = np.asarray(picture.convert("RGBA")) if is_a_canvas else None
     except (*BROKEN_PICTURE, Image.DecompressionBombError) as exc:
         raise ValueError("that is not a PNG picture of the canvas") from exc
+    if rgba is None:
+        raise ValueError(f"send the canvas as a PNG of at most {side}x{side} pixels")
     image = canvas_to_mnist(rgba)
     if image is None:
         return {"value": NO_PREDICTION, "delta": ""}
@@ -161,8 +159,7 @@ async def predict(request: Any) -> Any:
 
     data = await read_capped(request, config.MAX_PREDICT_PNG_BYTES)
     if data is None:
-        return JSONResponse({"error": f"send the canvas as a PNG of at most {config.MAX_PREDICT_PNG_BYTES:,} bytes"},
-                            status_code=413)
+        return JSONResponse({"error": TOO_MANY_BYTES}, status_code=413)
     try:
         answer = await asyncio.to_thread(lambda: answer_png(data, common.current_classifier()))
     except ValueError as exc:

@@ -18,9 +18,8 @@ from mnist_cnn.config import (
     STROKE_WIDTH_RANGE,
 )
 from mnist_cnn.inference import Classifier
-from mnist_cnn.notdigit import default_gate
 from mnist_cnn.numbers import DigitReading, NumberReading, read_number
-from mnist_cnn.ui.verdicts import NOT_A_DIGIT
+from mnist_cnn.ui.verdicts import NOT_A_DIGIT, looks_like_a_digit
 
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
 TOP_GUESSES = 3
@@ -31,11 +30,7 @@ EMPTY_TEXT = (f"Write a number of up to {MAX_NUMBER_DIGITS} digits on the black 
 def not_a_digit_note(image: np.ndarray | None) -> bool:
     """Under a one-digit prediction: say "This does not look like a digit" when the gate flags
     the 28x28 input (the probabilities stay on screen). Returns whether it did."""
-    if image is None:
-        return False
-    gate = default_gate()
-    score = float(gate.not_digit_score(image)[0])
-    if not gate.flags(score):
+    if image is None or looks_like_a_digit(image):
         return False
     st.warning(f"{NOT_A_DIGIT}: a letter, a shape or a scribble? The probabilities below are what the "
                "network, which only knows digits, makes of it.", icon="🔎")

@@ -33,6 +33,7 @@ BASIS_SAMPLE = 4_000  # training images the directions are fitted on
 OVERSAMPLE = 16  # extra random directions that make the randomised SVD accurate
 EMBED_CHUNK = 500  # large batches go through TensorFlow: half the CPU time of NumPy for 70,000 images
 BUILD_NICENESS = 10  # the child yields the CPU to the server and to training
+KEPT_INDEXES = 8  # ~8 MB each on disk: the most recently used are kept, an older one is rebuilt if asked for
 SEED = 0
 READY, BUILDING, FAILED, MISSING = "ready", "building", "failed", "missing"
 LIMIT_ENV = "MNIST_DRAW_INDEX_LIMIT"  # test-only: index only the first N training and test images
@@ -166,6 +167,18 @@ def save(index: FeatureIndex, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def prune(keep: int = KEPT_INDEXES) -> list[Path]:
+    """Remove all but the `keep` most recently used indexes (one per model a person has looked
+    at; every retrain adds a model), with their logs; returns the removed files."""
+    indexes = sorted((p for p in index_dir().glob("*.npz") if not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = indexes[keep:]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".log").unlink(missing_ok=True)
+    return removed
+
+
 _loaded: dict[str, FeatureIndex] = {}
 _lock = threading.Lock()
 
@@ -179,6 +192,7 @@ def load(name: str) -> FeatureIndex | None:
                 return None
             with np.load(path) as f:
                 arrays = {k: f[k] for k in FeatureIndex.__dataclass_fields__}
+            os.utime(path)  # used: prune() keeps the most recently used
             arrays["train"] = arrays["train"].astype(np.float32)
             _loaded[name] = FeatureIndex(**arrays)
         return _loaded[name]
@@ -268,6 +282,7 @@ def build_for(model_path: Path | str, limit: int | None = None) -> Path:
         (x_train, y_train), (x_test, y_test) = load_mnist()
         n = limit or len(x_train)
         save(build(clf, (x_train[:n], y_train[:n]), (x_test[:n], y_test[:n])), index_path(name))
+        prune()
     except Exception as exc:  # the app shows this line; the log keeps the traceback
         _marker(name, "error").write_text(f"Building the index failed: {exc}\n")
         raise

@@ -151,6 +151,19 @@ def test_a_failed_index_build_leaves_one_line_saying_why(tmp_path):
     assert "not a loadable .keras model" in message and "\n" not in message
 
 
+def test_only_the_most_recently_used_indexes_stay_on_disk(index, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DRAW_HOME", str(tmp_path))
+    names = [f"model{i}" for i in range(feature_index.KEPT_INDEXES + 2)]
+    for age, name in enumerate(names):  # model0 the most recently used
+        feature_index.save(index, feature_index.index_path(name))
+        os.utime(feature_index.index_path(name), (1_000 - age, 1_000 - age))
+    os.utime(feature_index.index_path(names[-1]))  # the oldest, just looked at again
+    removed = feature_index.prune()
+    assert sorted(p.stem for p in removed) == sorted(names[-3:-1])
+    assert feature_index.status(names[-1])[0] == feature_index.READY
+    assert feature_index.status(names[-2])[0] == feature_index.MISSING  # rebuilt if asked for again
+
+
 # ---------- filters' top patches ----------
 
 def test_top_patches_are_the_strongest_responses(improved_clf, mnist):

@@ -63,6 +63,10 @@ FREE_OVERLAP = 0.35  # share of the narrower digit's width neighbours may overla
 NUMBER_FLAG_AT = 0.8
 LETTER_STROKE_AT = 0.8  # a cut stroke is read whole when the gate is fairly sure it is a letter
 LETTER_MAX_WIDTH = 1.5  # wider strokes are taken for digits run together, never for one letter
+# A digit is taller than its pen is wide; a drawing whose tallest stroke is lower than this many
+# pen widths (a dash, a bar, an underline alone) holds no digit, and is one piece that is not a
+# digit rather than a row of pen-wide slices that each look like a 1.
+FLAT_PENS = 1.5  # all 10,000 MNIST test digits are at least 1.53 pens tall; a bar drawn across 1.0-1.3
 USE_DEFAULT_GATE = object()
 
 
@@ -239,8 +243,11 @@ class Candidates:
 def candidates(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> Candidates | None:
     """The candidate digits of a uint8 ink image, recognised; None when nothing is drawn."""
     lay = segment.layout(ink)
-    if lay is None:
-        return None
+    return None if lay is None else layout_candidates(clf, lay, gate)
+
+
+def layout_candidates(clf, lay: segment.Layout, gate=USE_DEFAULT_GATE) -> Candidates | None:
+    """As candidates(), for a drawing already cut into atoms."""
     gate = _resolve_gate(gate)
     whole = _strokes_not_digits(lay, gate)
     spans = segment.spans(lay)
@@ -274,7 +281,12 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
     if ink.dtype != np.uint8:
         ink = (np.clip(ink, 0.0, 1.0) * 255).astype(np.uint8)
     gate = _resolve_gate(gate)
-    cands = candidates(clf, ink, gate)
+    lay = segment.layout(ink)
+    if lay is None:
+        return NumberReading([])
+    if lay.digit_height < FLAT_PENS * lay.pen:
+        return _flat_drawing(clf, lay)
+    cands = layout_candidates(clf, lay, gate)
     if cands is None:
         return NumberReading([])
     boxes = cands.boxes
@@ -286,6 +298,16 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
         readings.append(DigitReading(cands.images[k], cands.probs[k], boxes[k], score,
                                      is_digit=gate is None or not (gate.flags(score) and score > NUMBER_FLAG_AT)))
     return NumberReading(readings)
+
+
+def _flat_drawing(clf, lay: segment.Layout) -> NumberReading:
+    """A drawing no taller than FLAT_PENS pen widths: the whole of it, as one piece that is not a digit."""
+    whole = (0, len(lay.atoms))
+    image = normalize_ink(segment.span_ink(lay, whole))
+    if image is None:
+        return NumberReading([])
+    return NumberReading([DigitReading(image, _predict(clf, image[None])[0], segment.span_box(lay, whole),
+                                       not_digit_score=1.0, is_digit=False)])
 
 
 def read_number(clf, rgba: np.ndarray | None, gate=USE_DEFAULT_GATE) -> NumberReading:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from mnist_cnn.config import NUMBER_CANVAS
+from mnist_cnn.config import NUMBER_CANVAS, STROKE_WIDTH_RANGE
 from mnist_cnn.numbers import read_number
 from mnist_cnn.preprocess import canvas_to_digits
 from mnist_cnn.strokes import DIGITS, arc, line, random_digit_glyph, write_glyphs
@@ -90,6 +90,25 @@ def test_strokes_of_one_digit_stay_together(improved_clf, glyph, digit):
     read = [read_number(improved_clf, write_glyphs([DIGITS[1][0], glyph, DIGITS[7][0]], NUMBER_CANVAS, rng)).text
             for _ in range(5)]
     assert read.count(f"1{digit}7") >= 4, read
+
+
+def pen_line(points: list[tuple[int, int]], width: int) -> np.ndarray:
+    """An RGBA number canvas with one straight stroke, white on black as the app's."""
+    im = Image.new("RGBA", NUMBER_CANVAS, (0, 0, 0, 255))
+    ImageDraw.Draw(im).line(points, fill=(255, 255, 255, 255), width=width)
+    return np.array(im)
+
+
+@pytest.mark.parametrize("points, width", [([(40, 140), (660, 140)], 18), ([(40, 140), (660, 150)], 40),
+                                           ([(300, 140), (380, 140)], 18), ([(300, 140), (380, 140)], 6)],
+                         ids=["a bar across the canvas", "a thick slanted bar", "a dash", "a thin dash"])
+def test_a_dash_or_a_bar_is_one_piece_that_is_not_a_digit(improved_clf, points, width):
+    reading = read_number(improved_clf, pen_line(points, width))
+    assert reading.text == "?"  # not a row of pen-wide slices read as 1s
+
+
+def test_a_short_stroke_drawn_with_the_thickest_pen_is_still_a_1(improved_clf):
+    assert read_number(improved_clf, pen_line([(350, 90), (350, 190)], STROKE_WIDTH_RANGE[1])).text == "1"
 
 
 def test_canvas_to_digits_gives_mnist_inputs_left_to_right(improved_clf):

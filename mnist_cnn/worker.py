@@ -7,8 +7,8 @@ Streamlit page as the child's __main__), writes the job as JSON on its stdin and
 reports on its stdout, one JSON message a line: progress, then one final message. The worker
 runs in Linux's idle scheduling class (SCHED_IDLE): it gets every core nobody else wants and
 gives any of them up the moment a server thread wakes, so a stroke's rerun never waits behind it
-(while a session draws, it trains at 0.96-0.98 of the CLI's speed in the machine's slow phase
-and 0.76-0.80 in its fast one: docs/BENCHMARKS.md, section 6). Where the OS
+(while a session draws, a run in the app trains at 0.87-1.24 of the CLI's speed, median 0.88
+and 1.04 in two benchmark runs of three rounds: docs/BENCHMARKS.md, section 6). Where the OS
 has no idle class it falls back to nice 10 with TensorFlow's pools one core short, leaving the
 server a core. It never changes which model is current: it saves its model under a new name (atomically)
 and the server decides. It ends on its own if the server goes away.

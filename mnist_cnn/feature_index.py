@@ -170,8 +170,14 @@ def save(index: FeatureIndex, path: Path) -> None:
 def prune(keep: int = KEPT_INDEXES) -> list[Path]:
     """Remove all but the `keep` most recently used indexes (one per model a person has looked
     at; every retrain adds a model), with their logs; returns the removed files."""
-    indexes = sorted((p for p in index_dir().glob("*.npz") if not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
+    def last_used(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # removed meanwhile (another server's prune)
+            return 0.0
+
+    indexes = sorted((p for p in index_dir().glob("*.npz") if not p.name.startswith(".")), key=last_used,
+                     reverse=True)
     removed = indexes[keep:]
     for path in removed:
         path.unlink(missing_ok=True)
@@ -282,12 +288,12 @@ def build_for(model_path: Path | str, limit: int | None = None) -> Path:
         (x_train, y_train), (x_test, y_test) = load_mnist()
         n = limit or len(x_train)
         save(build(clf, (x_train[:n], y_train[:n]), (x_test[:n], y_test[:n])), index_path(name))
-        prune()
     except Exception as exc:  # the app shows this line; the log keeps the traceback
         _marker(name, "error").write_text(f"Building the index failed: {exc}\n")
         raise
     finally:
         _marker(name, "building").unlink(missing_ok=True)
+    prune()  # after the build has succeeded: tidying never fails it
     return index_path(name)
 
 

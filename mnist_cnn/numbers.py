@@ -63,10 +63,6 @@ FREE_OVERLAP = 0.35  # share of the narrower digit's width neighbours may overla
 NUMBER_FLAG_AT = 0.8
 LETTER_STROKE_AT = 0.8  # a cut stroke is read whole when the gate is fairly sure it is a letter
 LETTER_MAX_WIDTH = 1.5  # wider strokes are taken for digits run together, never for one letter
-# A digit is taller than its pen is wide; a drawing whose tallest stroke is lower than this many
-# pen widths (a dash, a bar, an underline alone) holds no digit, and is one piece that is not a
-# digit rather than a row of pen-wide slices that each look like a 1.
-FLAT_PENS = 1.5  # all 10,000 MNIST test digits are at least 1.53 pens tall; a bar drawn across 1.0-1.3
 USE_DEFAULT_GATE = object()
 
 
@@ -284,7 +280,7 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
     lay = segment.layout(ink)
     if lay is None:
         return NumberReading([])
-    if lay.digit_height < FLAT_PENS * lay.pen:
+    if lay.flat:
         return _flat_drawing(clf, lay)
     cands = layout_candidates(clf, lay, gate)
     if cands is None:
@@ -301,7 +297,7 @@ def read_ink(clf, ink: np.ndarray, gate=USE_DEFAULT_GATE) -> NumberReading:
 
 
 def _flat_drawing(clf, lay: segment.Layout) -> NumberReading:
-    """A drawing no taller than FLAT_PENS pen widths: the whole of it, as one piece that is not a digit."""
+    """A flat drawing (segment.FLAT_PENS): the whole of it, as one piece that is not a digit."""
     whole = (0, len(lay.atoms))
     image = normalize_ink(segment.span_ink(lay, whole))
     if image is None:

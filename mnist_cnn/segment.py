@@ -30,6 +30,9 @@ MAX_ATOMS_PER_DIGIT = 7
 MAX_DIGIT_WIDTH = 1.7  # a digit is at most this many digit heights wide (a sprawling 2 beside a tall 1)
 MAX_JOIN_GAP = 0.12  # strokes further apart than this many digit heights are never one digit
 SMALL_PIECE = 0.45  # a stroke smaller than this many digit heights both ways is part of a digit at most
+# A digit is taller than its pen is wide; a drawing whose tallest stroke is lower than this many pen
+# widths (a dot, a dash, a bar, an underline on its own) holds no digit, however its pieces look.
+FLAT_PENS = 1.5  # all 10,000 MNIST test digits are at least 1.53 pens tall; a bar drawn across 1.0-1.3
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 
 
@@ -71,6 +74,11 @@ class Layout:
         """How much thinner than the drawing's usual stroke atoms i..j-1 are, from 0 to 1: a hair-thin
         line beside a digit (an MNIST scanning artefact) is no 1."""
         return max(0.0, 1.0 - max(self.thickness[span[0] : span[1]]) / self.pen)
+
+    @property
+    def flat(self) -> bool:
+        """Whether the drawing is too low for its pen to hold a digit (FLAT_PENS)."""
+        return self.digit_height < FLAT_PENS * self.pen
 
     def is_small(self, i: int) -> bool:
         """Whether atom i is too small to be a digit on its own (a flag, a broken-off bit)."""

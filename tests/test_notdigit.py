@@ -71,3 +71,31 @@ def test_gate_is_shipped_and_runs_without_tensorflow():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert r.stdout.strip() == "(2,) False", r.stderr[-1000:]
+
+
+def on_canvas(draw) -> np.ndarray:
+    """The 28x28 input of a 280x280 canvas (white on black, as the app's) with one shape drawn by `draw`."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    draw(ImageDraw.Draw(im))
+    return canvas_to_mnist(np.array(im))
+
+
+@pytest.mark.parametrize("shape", [lambda d: d.line([(120, 140), (160, 140)], fill="white", width=18),
+                                   lambda d: d.ellipse([131, 131, 149, 149], fill="white"),
+                                   lambda d: d.line([(100, 140), (180, 150)], fill="white", width=30)],
+                         ids=["a short dash", "a dot", "a thick short bar"])
+def test_a_dot_or_a_dash_is_not_a_digit_though_scaled_up_it_looks_like_a_0(shape):
+    from mnist_cnn.ui.verdicts import looks_like_a_digit
+
+    assert not looks_like_a_digit(on_canvas(shape))
+
+
+def test_no_mnist_digit_or_drawn_digit_is_too_flat_to_be_one(mnist):
+    from mnist_cnn.ui.verdicts import is_flat
+
+    x_test, y_test = mnist[1]
+    assert not any(is_flat(x / 255.0) for x in x_test[:2000])
+    assert not any(is_flat(canvas_to_mnist(c)) for c, _ in canvas_set(x_test, y_test, 500, seed=HELD_OUT_SEED))
+    assert not is_flat(on_canvas(lambda d: d.line([(140, 80), (140, 200)], fill="white", width=40)))  # a short fat 1

@@ -19,6 +19,7 @@ from mnist_cnn.config import (
 )
 from mnist_cnn.inference import Classifier
 from mnist_cnn.numbers import DigitReading, NumberReading, read_number
+from mnist_cnn.ui.common import plural
 from mnist_cnn.ui.verdicts import NOT_A_DIGIT, looks_like_a_digit
 
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
@@ -59,11 +60,14 @@ def show_reading(reading: NumberReading) -> None:
         st.metric("Prediction", "—")
         st.info(EMPTY_TEXT)
         return
-    least = min(d.confidence for d in reading.digits)
-    st.metric("Prediction", reading.text, delta=f"least sure digit {least:.0%}", delta_color="off", delta_arrow="off")
-    flagged = sum(not d.is_digit for d in reading.digits)
-    if flagged:
-        st.warning(f"{NOT_A_DIGIT}: {flagged} of the {len(reading.digits)} pieces (shown as ?).")
+    read = [d.confidence for d in reading.digits if d.is_digit]  # a ? has no confidence to speak of
+    st.metric("Prediction", reading.text, delta=f"least sure digit {min(read):.0%}" if read else None,
+              delta_color="off", delta_arrow="off")
+    flagged = len(reading.digits) - len(read)
+    if flagged == len(reading.digits):
+        st.warning(f"{NOT_A_DIGIT}: no digit found in the drawing.")
+    elif flagged:
+        st.warning(f"{NOT_A_DIGIT}: {plural(flagged, 'piece')} of {len(reading.digits)}, shown as ?.")
     if len(reading.digits) > MAX_NUMBER_DIGITS:
         st.warning(f"That is {len(reading.digits)} pieces; the canvas is meant for up to {MAX_NUMBER_DIGITS} digits.")
     for start in range(0, len(reading.digits), MAX_NUMBER_DIGITS):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mnist_cnn import segment
 from mnist_cnn.inference import Classifier, Verdict, verdict
 from mnist_cnn.notdigit import default_gate
 
@@ -15,9 +16,18 @@ NO_PREDICTION = "—"
 DRAW_HINT = "Draw one digit, large or small, anywhere."
 
 
+def is_flat(image: np.ndarray) -> bool:
+    """A dot, a dash or a bar: lower than segment.FLAT_PENS widths of its own pen, which no digit
+    is. (The gate sees such a blob only after it was scaled up to digit size, and may take it for a 0.)"""
+    lay = segment.layout((np.clip(image, 0.0, 1.0) * 255).astype(np.uint8))
+    return lay is not None and lay.flat
+
+
 def looks_like_a_digit(image: np.ndarray) -> bool:
-    """The not-a-digit gate's verdict (a small NumPy network beside the digit model); a gate that
-    cannot load never stops a prediction."""
+    """Not flat, and the not-a-digit gate's verdict (a small NumPy network beside the digit model);
+    a gate that cannot load never stops a prediction."""
+    if is_flat(image):
+        return False
     try:
         return bool(default_gate().is_digit(image)[0])
     except Exception:  # noqa: BLE001 - a missing or broken gate file: answer as a digit, as before

@@ -61,6 +61,9 @@ def child_env() -> dict[str, str]:
 # The training run's live state as JSON, served beside the page (ui/startup.py, ui/run_monitor.py).
 TRAINING_ROUTE = "/api/training"
 
+# Each browser's anonymous id (ui/browser_id.py): who started a run, and who saved a drawing.
+BROWSER_COOKIE = "mnist_draw_browser"
+
 # The first-second canvas's predictions (ui/shell.py): a PNG of the canvas in, the answer as JSON out.
 PREDICT_ROUTE = "/api/predict"
 MAX_PREDICT_PNG_BYTES = 2_000_000  # a 280x280 canvas is ~5-20 KB

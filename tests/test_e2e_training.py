@@ -63,5 +63,15 @@ def test_another_session_watches_a_run_live_and_sees_it_end(page, app_url):
         # 5,120 images make a real, if weaker, model (batch norm's statistics settle even in a short run)
         accuracy = float(re.search(r"test accuracy (\d+\.\d+)%", ended.inner_text()).group(1))
         assert accuracy > 90, ended.inner_text()
+
+        # Less accurate than the shipped model: its starter chooses, even after reloading the page
+        # (a new Streamlit session, the same browser); the watching browser cannot.
+        not_theirs = watcher.get_by_text("Whoever started this run decides whether to use it.")
+        playwright_sync.expect(not_theirs).to_be_visible()
+        browser.open_app(trainer, app_url)
+        keep = trainer.get_by_test_id("stSidebar").get_by_role("button", name="Keep the current one")
+        playwright_sync.expect(keep).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+        keep.click()
+        playwright_sync.expect(keep).to_have_count(0, timeout=browser.UI_TIMEOUT_MS)
     finally:
         trainer.close()

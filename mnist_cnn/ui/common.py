@@ -5,15 +5,15 @@ model's identity (its sidecar's sha256), so a retrain invalidates exactly what d
 from __future__ import annotations
 
 import gc
-import uuid
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from mnist_cnn import data, jobs, store
-from mnist_cnn.config import DATA_ENV
+from mnist_cnn.config import BROWSER_COOKIE, DATA_ENV
 from mnist_cnn.inference import Classifier, load_classifier
+from mnist_cnn.ui import browser_id
 
 
 def settle_memory() -> None:
@@ -105,9 +105,12 @@ def training_jobs() -> jobs.TrainingJobs:
 
 
 def session_id() -> str:
-    """An anonymous id for this browser session (drawings it saved, runs it started)."""
+    """An anonymous id for this browser (drawings it saved, runs it started): the cookie the server
+    gave it (ui/browser_id.py), so a reload is still the same person; a new id for this session
+    where there is none (cookies off, tests without a browser)."""
     if "session_id" not in st.session_state:
-        st.session_state["session_id"] = uuid.uuid4().hex[:12]
+        cookie = st.context.cookies.get(BROWSER_COOKIE)
+        st.session_state["session_id"] = cookie if browser_id.is_valid(cookie) else browser_id.new_id()
     return st.session_state["session_id"]
 
 

@@ -170,7 +170,7 @@ async def predict(request: Any) -> Any:
 _STALE_HEADERS = (b"content-length", b"etag", b"last-modified", b"accept-ranges")  # they described the page before
 
 
-def _asks_for_a_page(scope: dict) -> bool:
+def asks_for_a_page(scope: dict) -> bool:
     """A browser navigating to a page (it accepts HTML), not a script or data request."""
     accept = dict(scope.get("headers", [])).get(b"accept", b"")
     return scope["type"] == "http" and scope.get("method") == "GET" and b"text/html" in accept
@@ -185,7 +185,7 @@ class ShellMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if not _asks_for_a_page(scope):
+        if not asks_for_a_page(scope):
             return await self.app(scope, receive, send)
         skip = (b"accept-encoding", b"range", b"if-range", b"if-none-match", b"if-modified-since")
         scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() not in skip],
@@ -217,7 +217,10 @@ class ShellMiddleware:
 
 
 def middleware() -> list:
-    """For app.py's st.App: the first-second page in Streamlit's HTML."""
+    """For app.py's st.App: the first-second page in Streamlit's HTML, and each browser's
+    anonymous id (ui/browser_id.py)."""
     from starlette.middleware import Middleware
 
-    return [Middleware(ShellMiddleware)]
+    from mnist_cnn.ui.browser_id import BrowserIdMiddleware
+
+    return [Middleware(BrowserIdMiddleware), Middleware(ShellMiddleware)]

@@ -142,11 +142,10 @@ def _decision(state: jobs_mod.JobState) -> None:
     if state.started_by != session_id():
         st.caption("Whoever started this run decides whether to use it.")
         return
-    a, b = st.columns(2)
-    if a.button("Use it anyway", key="use_new_model"):
+    if st.button("Use it anyway", key="use_new_model", width="stretch"):  # one above the other: whole labels
         training_jobs().decide(True, session_id())
         st.rerun()
-    if b.button("Keep the current one", key="keep_current_model"):
+    if st.button("Keep the current one", key="keep_current_model", width="stretch"):
         training_jobs().decide(False, session_id())
         st.rerun()
 

@@ -24,6 +24,7 @@ from mnist_cnn.ui.verdicts import NOT_A_DIGIT, looks_like_a_digit
 
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
 TOP_GUESSES = 3
+ZOOM_STEPS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4)  # the number canvas on narrow screens: 280 px wide at least
 EMPTY_TEXT = (f"Write a number of up to {MAX_NUMBER_DIGITS} digits on the black canvas, left to right: "
               "the reading appears after every stroke.")
 
@@ -77,13 +78,25 @@ def show_reading(reading: NumberReading) -> None:
                 _digit_column(d)
 
 
+def fit_to_screen_css(key: str, width: int) -> str:
+    """On a screen narrower than the canvas (a phone: 700 px of canvas in 358 px), the canvas is
+    shown smaller, in steps of a tenth, so that all of it can be drawn on: CSS zoom, through which
+    the drawing library maps the pointer. The picture it sends is still `width` pixels wide."""
+    rules = [f".st-key-{key} {{container-type: inline-size; width: 100%}}"]
+    for larger, zoom in zip((1.0, *ZOOM_STEPS), ZOOM_STEPS):
+        rules.append(f"@container (max-width: {larger * width - 0.5:.1f}px) {{.st-key-{key} > * {{zoom: {zoom}}}}}")
+    return "<style>" + "\n".join(rules) + "</style>"
+
+
 def render(clf: Classifier) -> None:
     """The "A number" mode's body (the caller wraps it in a fragment)."""
     stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="number_stroke_width")
     width, height = NUMBER_CANVAS
+    st.html(fit_to_screen_css("number_canvas", width))
     result = st_canvas(stroke_width=stroke, stroke_color=CANVAS_INK, background_color=CANVAS_PAPER,
                        height=height, width=width, drawing_mode="freedraw", return_image_data=True,
                        key="number_canvas")
-    st.caption("Write digits side by side; strokes of one digit may be apart (a 5's flag), and touching "
-               "digits are separated. Undo and clear are in the canvas toolbar.")
+    st.caption("Write digits side by side; strokes of one digit may be apart (a 5's flag), and digits that "
+               "touch are cut apart where they can be (a small gap is surer). Undo and clear are in the canvas "
+               "toolbar.")
     show_reading(read_number(clf, result.image_data))

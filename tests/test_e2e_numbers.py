@@ -65,3 +65,7 @@ def test_a_letter_in_one_digit_mode_is_not_a_digit(page, app_url):
     write(page, canvas, [LETTERS["X"]], size, seed=3, height=0.6)  # two strokes
     playwright_sync.expect(page.get_by_text(NOT_A_DIGIT).first).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
     playwright_sync.expect(page.get_by_label("probabilities")).to_be_visible()  # still shown
+    # No digit is picked for it, so one click cannot save a letter as the digit it was closest to.
+    page.get_by_role("button", name="Save", exact=True).click()
+    playwright_sync.expect(page.get_by_text("Pick the digit it really is, then press Save.")).to_be_visible(
+        timeout=browser.UI_TIMEOUT_MS)

@@ -55,7 +55,7 @@ def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str, 
         st.warning(f"Not sure: {v.hedge}.")
     st.html(plots.prediction_html(v.probs, image))
     if original is not None:
-        label_row(image, original, v.probs, clf, source, key=source)
+        label_row(image, original, v.probs, clf, source, key=source, is_digit=v.is_digit)
     return v
 
 

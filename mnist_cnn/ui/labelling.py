@@ -54,20 +54,25 @@ def _save(image28: np.ndarray, original: bytes | np.ndarray, probs: np.ndarray, 
 
 
 def label_row(image28: np.ndarray, original_png: bytes | np.ndarray, probs: np.ndarray, clf, source: str,
-              key: str) -> None:
+              key: str, is_digit: bool = True) -> None:
     """The ten digits (pre-selected on the prediction) and Save, under a prediction.
 
     `original_png` is the picture as PNG bytes, or the canvas' RGBA array (encoded only when
-    saved). `source` is "canvas" (a save also clears the canvas) or "upload"."""
+    saved). `source` is "canvas" (a save also clears the canvas) or "upload". A drawing the app
+    took for no digit (`is_digit` False) gets no pre-selection: one click must not save a letter
+    as the digit it was closest to."""
     suffix = _widget_suffix(image28, key)
     label_key = f"label_{suffix}"
-    prediction = int(np.argmax(probs))
-    st.caption("Is that right? Pick the digit it really is and save it, to teach the app your handwriting "
-               "(see the My drawings tab).")
+    if is_digit:
+        st.caption("Is that right? Pick the digit it really is and save it, to teach the app your handwriting "
+                   "(see the My drawings tab).")
+    else:
+        st.caption("If it is a digit after all, pick which and save it, to teach the app your handwriting "
+                   "(see the My drawings tab).")
     digits, save = st.columns([6, 1], vertical_alignment="center")
     with digits:
-        st.segmented_control("The digit it really is", DIGITS, default=prediction, key=label_key,
-                             label_visibility="collapsed")
+        st.segmented_control("The digit it really is", DIGITS, default=int(np.argmax(probs)) if is_digit else None,
+                             key=label_key, label_visibility="collapsed")
     with save:
         st.button("Save", key=f"save_{suffix}", type="primary", on_click=_save,
                   args=(image28, original_png, np.asarray(probs, np.float32), clf.model_id, source, label_key,

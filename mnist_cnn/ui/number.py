@@ -97,6 +97,6 @@ def render(clf: Classifier) -> None:
                        height=height, width=width, drawing_mode="freedraw", return_image_data=True,
                        key="number_canvas")
     st.caption("Write digits side by side; strokes of one digit may be apart (a 5's flag), and digits that "
-               "touch are cut apart where they can be (a small gap is surer). Undo and clear are in the canvas "
-               "toolbar.")
+               "touch are cut apart where they can be (a small gap is surer). Only digits are read: a minus "
+               "sign or a decimal point is left out. Undo and clear are in the canvas toolbar.")
     show_reading(read_number(clf, result.image_data))

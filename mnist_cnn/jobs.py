@@ -290,7 +290,8 @@ class TrainingJobs:
         else:
             s.decision = PENDING
             s.message = (f"Trained {s.arch}: test accuracy {s.new_accuracy:.2%}, below the current model's "
-                         f"{s.current_accuracy:.2%}; the current model stays unless its starter chooses the new one.")
+                         f"{s.current_accuracy:.2%}; the current model stays unless whoever started the run "
+                         "chooses the new one.")
 
 
 def estimate_seconds(arch: str, epochs: int, images: int) -> float | None:

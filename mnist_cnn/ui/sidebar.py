@@ -160,7 +160,9 @@ def run_panel() -> None:
             training_jobs().cancel()
             st.rerun()
     elif state.status == jobs_mod.FINISHED:
-        st.success(state.message)
+        worse = state.new_accuracy is not None and state.current_accuracy is not None \
+            and state.new_accuracy < state.current_accuracy
+        (st.warning if worse else st.success)(state.message)  # green only for a model as good or better
         _decision(state)
     elif state.status in (jobs_mod.CANCELLED, jobs_mod.INTERRUPTED):
         st.info(state.message)

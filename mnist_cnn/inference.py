@@ -188,6 +188,7 @@ class Verdict:
         self.confidence = float(probs[order[0]])
         self.unsure = self.confidence < low_confidence
         self.is_digit = True  # the not-a-digit gate's say, set by whoever asks it
+        self.several = False  # the gate's: more than one digit side by side (set likewise)
 
     @property
     def hedge(self) -> str:

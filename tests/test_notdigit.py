@@ -99,3 +99,15 @@ def test_no_mnist_digit_or_drawn_digit_is_too_flat_to_be_one(mnist):
     assert not any(is_flat(x / 255.0) for x in x_test[:2000])
     assert not any(is_flat(canvas_to_mnist(c)) for c, _ in canvas_set(x_test, y_test, 500, seed=HELD_OUT_SEED))
     assert not is_flat(on_canvas(lambda d: d.line([(140, 80), (140, 200)], fill="white", width=40)))  # a short fat 1
+
+
+def test_two_digits_side_by_side_get_the_hint_to_read_a_number_and_single_digits_do_not(mnist, improved_clf):
+    from mnist_cnn.synthetic_numbers import compose_number
+    from mnist_cnn.ui.verdicts import judge
+
+    x_test, y_test = mnist[1]
+    rng = np.random.default_rng(HELD_OUT_SEED)
+    pairs = [canvas_to_mnist(compose_number([x_test[i], x_test[i + 1]], rng, "close")) for i in range(0, 100, 2)]
+    assert np.mean([judge(image, improved_clf).several for image in pairs]) >= 0.75  # 84% here
+    singles = [canvas_to_mnist(c) for c, _ in canvas_set(x_test, y_test, 300, seed=HELD_OUT_SEED)]
+    assert sum(judge(image, improved_clf).several for image in singles) <= 3

@@ -20,7 +20,15 @@ from mnist_cnn.config import (
 from mnist_cnn.inference import Classifier, Verdict
 from mnist_cnn.preprocess import ImageError, canvas_to_mnist, image_to_mnist
 from mnist_cnn.ui.labelling import label_row
-from mnist_cnn.ui.verdicts import DRAW_HINT, NO_PREDICTION, NOT_A_DIGIT, judge, metric_text, phone_answer
+from mnist_cnn.ui.verdicts import (
+    DRAW_HINT,
+    NO_PREDICTION,
+    NOT_A_DIGIT,
+    SEVERAL_DIGITS,
+    judge,
+    metric_text,
+    phone_answer,
+)
 
 MODES = ("One digit", "A number")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
@@ -51,6 +59,8 @@ def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str, 
     if not v.is_digit:
         st.warning(f"{NOT_A_DIGIT}: a letter, a shape or a scribble? The bars show what the network, which only "
                    "knows digits, makes of it.")
+    elif v.several:
+        st.info(SEVERAL_DIGITS)
     elif v.unsure:
         st.warning(f"Not sure: {v.hedge}.")
     st.html(plots.prediction_html(v.probs, image))

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from mnist_cnn import store
 from mnist_cnn.config import REPO_ROOT, child_env, user_home, user_models_dir
+from mnist_cnn.data import EXPECTED_COUNTS
 from mnist_cnn.progress import Progress
 
 IDLE, RUNNING, FINISHED, FAILED = "idle", "running", "finished", "failed"
@@ -36,6 +37,11 @@ MAX_CURVE_POINTS = 400
 KILL_AFTER_S = 1.5  # a cancelled worker gets SIGTERM, and SIGKILL if it is still there after this
 STATE_FILE = "last_run.json"
 LOG_FILE = "worker.log"
+# What a run costs besides its training steps, for the estimate shown before it starts. The worker
+# took 29.6-30.6 s from start to end around 20.9-21.0 s of fitting (improved, 3,000 images, 5
+# epochs; 2026-11-27): TensorFlow's import, MNIST, tracing the model, saving it.
+WORKER_START_S = 9.0
+SCORING_SHARE = 1 / 3  # scoring a test image costs about a third of a training step on one (docs/RECIPES.md)
 FINETUNE_NOTE = " (fine-tune on saved drawings)"
 PERSISTED = ("status", "kind", "arch", "epochs", "batch_size", "started_at", "finished_at", "message", "model_path",
              "run_id", "started_by", "new_accuracy", "current_accuracy", "current_path", "decision", "extra")
@@ -295,11 +301,13 @@ class TrainingJobs:
 
 
 def estimate_seconds(arch: str, epochs: int, images: int) -> float | None:
-    """How long a run should take on this machine, from the shipped model's own training time."""
+    """How long a run should take on this machine: the shipped model's own time per training
+    image, for the run's images and for scoring the test set once, and the worker's start and
+    finish (for a short run these are most of it)."""
     meta = store.read_meta(store.shipped_model_path(arch))
     try:
         per_image_epoch = meta["train_seconds"] / (meta["epochs"] * meta["train_images"])
     except (KeyError, TypeError, ZeroDivisionError):
         return None
-    return per_image_epoch * epochs * images
+    return per_image_epoch * (epochs * images + EXPECTED_COUNTS["test"] * SCORING_SHARE) + WORKER_START_S
 

@@ -76,6 +76,13 @@ class JobState:
         return self.status == RUNNING
 
     @property
+    def below_current(self) -> bool:
+        """A finished run's model is less accurate than the model that was current: it is offered,
+        not switched to."""
+        return self.new_accuracy is not None and self.current_accuracy is not None \
+            and self.new_accuracy < self.current_accuracy
+
+    @property
     def elapsed(self) -> float:
         if self.started_at is None:
             return 0.0
@@ -288,8 +295,7 @@ class TrainingJobs:
         s.model_path, s.extra = payload["model_path"], payload.get("extra") or {}
         s.new_accuracy, s.current_accuracy = payload["test_accuracy"], payload.get("current_accuracy")
         s.current_path = payload.get("current_path")
-        better = s.current_accuracy is None or s.new_accuracy >= s.current_accuracy
-        if better:
+        if not s.below_current:
             store.set_current_model(s.model_path)
             s.decision = AUTO
             s.message = f"Trained {s.arch}: test accuracy {s.new_accuracy:.2%}; now in use."

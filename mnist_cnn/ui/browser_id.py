@@ -15,6 +15,7 @@ import secrets
 from typing import Any
 
 from mnist_cnn.config import BROWSER_COOKIE
+from mnist_cnn.ui.shell import asks_for_a_page
 
 ID_BYTES = 6  # 12 hex digits, as the ids made in session state
 _VALID = re.compile(rf"[0-9a-f]{{{2 * ID_BYTES}}}")
@@ -43,8 +44,6 @@ class BrowserIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        from mnist_cnn.ui.shell import asks_for_a_page
-
         if not asks_for_a_page(scope) or is_valid(_cookies(scope).get(BROWSER_COOKIE)):
             return await self.app(scope, receive, send)
         cookie = f"{BROWSER_COOKIE}={new_id()}; Path=/; SameSite=Lax; HttpOnly".encode()

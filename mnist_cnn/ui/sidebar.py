@@ -160,9 +160,7 @@ def run_panel() -> None:
             training_jobs().cancel()
             st.rerun()
     elif state.status == jobs_mod.FINISHED:
-        worse = state.new_accuracy is not None and state.current_accuracy is not None \
-            and state.new_accuracy < state.current_accuracy
-        (st.warning if worse else st.success)(state.message)  # green only for a model as good or better
+        (st.warning if state.below_current else st.success)(state.message)  # green only for as good or better
         _decision(state)
     elif state.status in (jobs_mod.CANCELLED, jobs_mod.INTERRUPTED):
         st.info(state.message)

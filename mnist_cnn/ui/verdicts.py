@@ -8,7 +8,7 @@ import numpy as np
 
 from mnist_cnn import segment
 from mnist_cnn.inference import Classifier, Verdict, verdict
-from mnist_cnn.notdigit import NOT_ONE_DIGIT, default_gate
+from mnist_cnn.notdigit import NOT_DIGIT, NOT_ONE_DIGIT, default_gate
 
 NOT_A_DIGIT = "This does not look like a digit"
 NOT_A_DIGIT_VALUE = "not a digit"
@@ -28,30 +28,29 @@ def is_flat(image: np.ndarray) -> bool:
     return lay is not None and lay.flat
 
 
-def looks_like_a_digit(image: np.ndarray) -> bool:
-    """Not flat, and the not-a-digit gate's verdict (a small NumPy network beside the digit model);
-    a gate that cannot load never stops a prediction."""
+def gate_says(image: np.ndarray) -> tuple[bool, bool]:
+    """(looks like a digit, looks like several digits run together): not flat, and the not-a-digit
+    gate's verdict (a small NumPy network beside the digit model), from one pass of it. A gate that
+    cannot load never stops a prediction: a digit, and nothing said about several."""
     if is_flat(image):
-        return False
+        return False, False
     try:
-        return bool(default_gate().is_digit(image)[0])
+        gate = default_gate()
+        probs = gate.probs(image[None])[0]
     except Exception:  # noqa: BLE001 - a missing or broken gate file: answer as a digit, as before
-        return True
+        return True, False
+    is_digit = not gate.flags(probs[NOT_DIGIT])
+    return is_digit, is_digit and bool(probs[NOT_ONE_DIGIT] > SEVERAL_DIGITS_AT)
 
 
-def looks_like_several_digits(image: np.ndarray) -> bool:
-    """The gate fairly sure it sees digits run together (SEVERAL_DIGITS_AT)."""
-    try:
-        return bool(default_gate().probs(image[None])[0][NOT_ONE_DIGIT] > SEVERAL_DIGITS_AT)
-    except Exception:  # noqa: BLE001 - a missing or broken gate file: say nothing, as before
-        return False
+def looks_like_a_digit(image: np.ndarray) -> bool:
+    return gate_says(image)[0]
 
 
 def judge(image: np.ndarray, clf: Classifier) -> Verdict:
     """The model's verdict on one 28x28 image, with the not-a-digit gate's say."""
     v = verdict(clf.predict_proba(image[None])[0])
-    v.is_digit = looks_like_a_digit(image)
-    v.several = v.is_digit and looks_like_several_digits(image)
+    v.is_digit, v.several = gate_says(image)
     return v
 
 

@@ -14,6 +14,8 @@ import re
 import secrets
 from typing import Any
 
+from starlette.requests import cookie_parser  # the server's own parser: Streamlit runs on Starlette
+
 from mnist_cnn.config import BROWSER_COOKIE
 from mnist_cnn.ui.shell import asks_for_a_page
 
@@ -32,9 +34,7 @@ def is_valid(value: object) -> bool:
 
 
 def _cookies(scope: dict) -> dict[str, str]:
-    raw = dict(scope.get("headers", [])).get(b"cookie", b"").decode("latin-1")
-    pairs = (part.strip().split("=", 1) for part in raw.split(";") if "=" in part)
-    return {k: v for k, v in pairs}
+    return cookie_parser(dict(scope.get("headers", [])).get(b"cookie", b"").decode("latin-1"))
 
 
 class BrowserIdMiddleware:

@@ -20,23 +20,13 @@ from mnist_cnn.config import (
 from mnist_cnn.inference import Classifier
 from mnist_cnn.numbers import DigitReading, NumberReading, read_number
 from mnist_cnn.ui.common import plural
-from mnist_cnn.ui.verdicts import NOT_A_DIGIT, looks_like_a_digit
+from mnist_cnn.ui.verdicts import NOT_A_DIGIT
 
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
 TOP_GUESSES = 3
 ZOOM_STEPS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4)  # the number canvas on narrow screens: 280 px wide at least
 EMPTY_TEXT = (f"Write a number of up to {MAX_NUMBER_DIGITS} digits on the black canvas, left to right: "
               "the reading appears after every stroke.")
-
-
-def not_a_digit_note(image: np.ndarray | None) -> bool:
-    """Under a one-digit prediction: say "This does not look like a digit" when the gate flags
-    the 28x28 input (the probabilities stay on screen). Returns whether it did."""
-    if image is None or looks_like_a_digit(image):
-        return False
-    st.warning(f"{NOT_A_DIGIT}: a letter, a shape or a scribble? The probabilities below are what the "
-               "network, which only knows digits, makes of it.", icon="🔎")
-    return True
 
 
 def _guesses(probs: np.ndarray) -> str:

@@ -44,6 +44,7 @@ def gate_says(image: np.ndarray) -> tuple[bool, bool]:
 
 
 def looks_like_a_digit(image: np.ndarray) -> bool:
+    """gate_says' first half: whether a 28x28 image may be shown as a digit at all."""
     return gate_says(image)[0]
 
 

@@ -76,11 +76,12 @@ class JobState:
         return self.status == RUNNING
 
     @property
-    def below_current(self) -> bool:
-        """A finished run's model is less accurate than the model that was current: it is offered,
-        not switched to."""
+    def replaces_current(self) -> bool:
+        """A finished run's model is known to be at least as accurate as the model that was
+        current, so it becomes current by itself. Anything else, an unknown accuracy on either
+        side included, is offered, not switched to: whoever started the run decides."""
         return self.new_accuracy is not None and self.current_accuracy is not None \
-            and self.new_accuracy < self.current_accuracy
+            and self.new_accuracy >= self.current_accuracy
 
     @property
     def elapsed(self) -> float:
@@ -295,15 +296,16 @@ class TrainingJobs:
         s.model_path, s.extra = payload["model_path"], payload.get("extra") or {}
         s.new_accuracy, s.current_accuracy = payload["test_accuracy"], payload.get("current_accuracy")
         s.current_path = payload.get("current_path")
-        if not s.below_current:
+        if s.replaces_current:
             store.set_current_model(s.model_path)
             s.decision = AUTO
             s.message = f"Trained {s.arch}: test accuracy {s.new_accuracy:.2%}; now in use."
-        else:
-            s.decision = PENDING
-            s.message = (f"Trained {s.arch}: test accuracy {s.new_accuracy:.2%}, below the current model's "
-                         f"{s.current_accuracy:.2%}; the current model stays unless whoever started the run "
-                         "chooses the new one.")
+            return
+        s.decision = PENDING
+        compared = ("the current model's accuracy is unknown" if s.current_accuracy is None
+                    else f"below the current model's {s.current_accuracy:.2%}")
+        s.message = (f"Trained {s.arch}: test accuracy {s.new_accuracy:.2%}, {compared}; the current model "
+                     "stays unless whoever started the run chooses the new one.")
 
 
 def estimate_seconds(arch: str, epochs: int, images: int) -> float | None:

@@ -72,6 +72,16 @@ def test_a_model_at_least_as_accurate_becomes_current_by_itself(tmp_path):
         store.restore_shipped()
 
 
+def test_a_model_is_only_offered_when_the_current_models_accuracy_is_unknown(tmp_path):
+    new = tmp_path / "new.keras"
+    new.write_bytes(b"a model file")
+    state = jobs.JobState(status=RUNNING, arch="improved")
+    TrainingJobs._accept(state, {"model_path": str(new), "test_accuracy": 0.9990, "current_accuracy": None})
+    assert state.decision == jobs.PENDING and not state.replaces_current
+    assert store.current_model_path() == store.shipped_model_path()
+    assert "unknown" in state.message and "whoever started the run" in state.message
+
+
 @pytest.mark.mnist
 def test_cancel_ends_the_worker_within_two_seconds():
     run = TrainingJobs()

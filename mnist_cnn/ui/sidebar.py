@@ -160,7 +160,7 @@ def run_panel() -> None:
             training_jobs().cancel()
             st.rerun()
     elif state.status == jobs_mod.FINISHED:
-        (st.warning if state.below_current else st.success)(state.message)  # green only for as good or better
+        (st.success if state.replaces_current else st.warning)(state.message)  # green only for as good or better
         _decision(state)
     elif state.status in (jobs_mod.CANCELLED, jobs_mod.INTERRUPTED):
         st.info(state.message)

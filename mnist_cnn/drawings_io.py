@@ -11,6 +11,8 @@ to image_dataset_from_directory so it skips originals/. Import takes any folder 
 pictures (any size or polarity: screenshots, scans, photos), preprocessed exactly like uploads.
 A folder that is an export (it has drawings.csv) is restored exactly: same inputs, originals,
 labels, predictions, times and sessions, so export → import elsewhere gives the same collection.
+An import reads only files inside the folder it is given: no symbolic link is followed, and no
+path is taken from the metadata (an original is looked up beside its own digit folder).
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ def _read_metadata(folder: Path) -> dict[str, dict[str, str]]:
     path = folder / METADATA_CSV
     if not path.is_file():
         return {}
+    if path.is_symlink():
+        raise DrawingsError(f"{path} is a symbolic link; an import reads only files inside its folder.")
     try:
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
@@ -143,15 +147,29 @@ def _original_png(data: bytes) -> bytes:
         return buf.getvalue()
 
 
+def inside(folder: Path, path: Path) -> Path:
+    """`path` if it is a real file or folder inside `folder`; a symbolic link, or a path that
+    leads out of the folder, is refused (ImageError): an import reads only the folder it was given."""
+    if path.is_symlink():
+        raise ImageError("it is a symbolic link; copy the file itself into the folder")
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ImageError(f"it is outside the folder {folder}")
+    return path
+
+
 def _exported_drawing(folder: Path, file: Path, label: int, meta: dict[str, str]) -> NewDrawing:
-    """A drawing from an export, exactly as it was stored."""
+    """A drawing from an export, exactly as it was stored. Its original is looked up under the
+    digit folder it was found in, never under a path taken from the metadata."""
+    if check_label(meta["label"]) != label:
+        raise ValueError(f"label {meta['label']!r} in {METADATA_CSV} differs from its folder {label}/")
     with Image.open(file) as image:
         if image.size != (IMAGE_SIZE, IMAGE_SIZE) or image.mode != "L":
             raise ImageError(f"an exported input must be a 28x28 greyscale PNG, this is {image.size} {image.mode}")
         pixels = np.asarray(image, dtype=np.uint8)
-    original = folder / ORIGINALS_DIR / meta["label"] / file.name
+    original = folder / ORIGINALS_DIR / str(label) / file.name
     if not original.is_file():
         raise ImageError(f"its original picture {original.relative_to(folder)} is missing")
+    inside(folder, original)
     probs = [meta[f"p{d}"] for d in range(NUM_CLASSES)]
     return NewDrawing(pixels, label, original.read_bytes(), meta["session"],
                       prediction=int(meta["prediction"]) if meta["prediction"] else None,
@@ -173,6 +191,9 @@ def _digit_folders(folder: Path, metadata: dict, report: ImportReport) -> list[t
     found = []
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or (metadata and entry.name in (METADATA_CSV, ORIGINALS_DIR)):
+            continue
+        if entry.is_symlink():
+            report.refused.append((entry.name, "it is a symbolic link; copy the files themselves into the folder"))
             continue
         if not entry.is_dir():
             report.refused.append((entry.name, "not inside a digit folder; put pictures in folders 0/ … 9/"))
@@ -213,11 +234,12 @@ def import_folder(store: DrawingStore, folder: Path | str, classifier=None) -> I
         for file in sorted(p for p in sub.rglob("*") if p.is_file() and not p.name.startswith(".")):
             rel = str(file.relative_to(folder))
             try:
+                inside(folder, file)
                 meta = metadata.get(file.name)
                 drawing = _exported_drawing(folder, file, label, meta) if meta else _picture_drawing(file, label)
                 drawing.row()  # checks it now, so one bad file never sinks a batch
                 batch.append(drawing)
-            except (ImageError, UnidentifiedImageError) as exc:
+            except (ImageError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
                 report.refused.append((rel, str(exc)))
             except OSError as exc:
                 report.refused.append((rel, f"cannot read it ({exc.strerror or exc})"))

@@ -3,7 +3,9 @@ corruption, migration, and the folder import/export round trip."""
 
 from __future__ import annotations
 
+import csv
 import io
+import os
 import sqlite3
 import subprocess
 import sys
@@ -296,6 +298,83 @@ def test_bad_folders_and_files_get_one_line_each_and_nothing_is_stored(tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DrawingsError, match="no folders 0/"):
         drawings_io.import_folder(store, tmp_path / "empty")
+
+
+def exported(tmp_path: Path, n: int = 2) -> Path:
+    """An export of `n` drawings labelled 3, with its metadata file."""
+    store = DrawingStore(tmp_path / "source.sqlite3")
+    for i in range(n):
+        save(store, i, 3, prediction=3)
+    drawings_io.export_folder(store, tmp_path / "export")
+    return tmp_path / "export"
+
+
+def rewrite_metadata(folder: Path, **changes: str) -> None:
+    path = folder / drawings_io.METADATA_CSV
+    rows = list(csv.DictReader(path.open(newline="")))
+    for row in rows:
+        row.update(changes)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=drawings_io.CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_an_import_never_reads_a_file_outside_its_folder(tmp_path):
+    folder = exported(tmp_path / "a")
+    secret = tmp_path / "a" / "secret"  # what a crafted label of ../.. would reach
+    for name in os.listdir(folder / "3"):
+        (secret / name).parent.mkdir(parents=True, exist_ok=True)
+        (secret / name).write_bytes(b"a private file")
+    rewrite_metadata(folder, label="../../secret")
+    store = DrawingStore(tmp_path / "target.sqlite3")
+    report = drawings_io.import_folder(store, folder)
+    assert store.count() == 0 and len(report.refused) == 2
+    assert all("metadata" in reason and "not a digit" in reason for _, reason in report.refused)
+
+
+def test_an_import_does_not_follow_symbolic_links(tmp_path):
+    outside = tmp_path / "outside.png"
+    Image.fromarray(digit(7)).resize((64, 64)).save(outside)
+    folder = make_picture_folder(tmp_path / "pics", n=10)
+    (folder / "5" / "link.png").symlink_to(outside)
+    (folder / "6").rename(tmp_path / "six")
+    (folder / "6").symlink_to(tmp_path / "six", target_is_directory=True)
+    report = drawings_io.import_folder(DrawingStore(), folder)
+    refused = dict(report.refused)
+    assert refused["5/link.png"].startswith("it is a symbolic link") and refused["6"].startswith("it is a symbol")
+    assert report.total_added == 9 and report.added[6] == 0
+
+    export = exported(tmp_path / "b", n=1)
+    original = next((export / "originals" / "3").iterdir())
+    original.rename(tmp_path / "original.png")
+    original.symlink_to(tmp_path / "original.png")
+    report = drawings_io.import_folder(DrawingStore(tmp_path / "c.sqlite3"), export)
+    assert report.total_added == 0 and report.refused[0][1].startswith("it is a symbolic link")
+
+
+def test_a_broken_export_is_refused_with_one_line_and_nothing_is_stored(tmp_path):
+    folder = exported(tmp_path / "a")
+    first, second = sorted((folder / "originals" / "3").iterdir())
+    first.unlink()
+    store = DrawingStore(tmp_path / "target.sqlite3")
+    report = drawings_io.import_folder(store, folder)
+    assert report.refused == [(f"3/{first.name}", f"its original picture originals/3/{first.name} is missing")]
+    assert store.count() == 1
+
+    (folder / drawings_io.METADATA_CSV).write_text("name,digit\na.png,3\n")
+    with pytest.raises(DrawingsError, match="is not a drawings export's metadata"):
+        drawings_io.import_folder(store, folder)
+    assert store.count() == 1
+
+
+def test_a_decompression_bomb_is_refused_without_decoding_it(tmp_path):
+    folder = tmp_path / "pics"
+    (folder / "2").mkdir(parents=True)
+    Image.new("1", (9_000, 9_000)).save(folder / "2" / "huge.png")  # 81 MP of white, a few kB on disk
+    store = DrawingStore()
+    report = drawings_io.import_folder(store, folder)
+    assert "too large" in dict(report.refused)["2/huge.png"] and store.count() == 0
 
 
 def collection(store: DrawingStore) -> list[tuple]:

@@ -9,9 +9,11 @@ which probabilities, which model, when, from which anonymous browser session, an
 The file lives beside the retrained models (config.user_home()). Many Streamlit sessions and
 CLI processes write at once, so it runs in WAL mode with a busy timeout, every call opens its
 own short connection, and writes are single IMMEDIATE transactions. The schema is versioned with
-PRAGMA user_version and migrated forward from version 1. A corrupt or unreadable file is moved
-aside (drawings.sqlite3.corrupt-<time>) with one message, and a fresh one is started: drawing
-never stops working because of the store.
+PRAGMA user_version and migrated forward from version 1. A file that SQLite says is corrupt is
+moved aside (drawings.sqlite3.corrupt-<time>) with one message, and a fresh one is started:
+drawing never stops working because of the store. A file that cannot be opened (permissions, a
+folder in its place) is reported in one sentence and left where it is: moving it aside would
+make every drawing vanish for a problem that fixing the permissions solves.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ IMPORT_SESSION = "import"  # the session of pictures imported from a folder with
 HELD_OUT_BUCKETS = 5  # one drawing in five (by content hash) is held out of fine-tuning
 PAGE_SIZE = 24
 SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
+CANNOT_OPEN = (3, 8, 14, 23)  # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH
 IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE
 
 log = logging.getLogger(__name__)
@@ -281,15 +284,22 @@ class DrawingStore:
             with self._connection() as con:
                 return work(con)
         except sqlite3.DatabaseError as exc:
-            if getattr(exc, "sqlite_errorcode", None) not in (SQLITE_CORRUPT, SQLITE_NOTADB) \
-                    and not _unreadable(self.path):
-                raise DrawingsError(f"The drawings store {self.path} cannot be used ({exc}).") from None
+            if not _corrupt(exc):
+                raise self._unusable(exc) from None
             self._move_aside(str(exc))
         try:
             with self._connection() as con:
                 return work(con)
         except sqlite3.DatabaseError as exc:
-            raise DrawingsError(f"The drawings store {self.path} cannot be used ({exc}).") from None
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> DrawingsError:
+        """One sentence for a store that fails for any reason but corruption; the file is left
+        where it is, so fixing the cause (permissions, a full disk) brings every drawing back."""
+        if getattr(exc, "sqlite_errorcode", None) in CANNOT_OPEN or _unreadable(self.path):
+            return DrawingsError(f"The drawings store {self.path} cannot be opened ({exc}); make sure the app's "
+                                 "user may read and write it and its folder. It was left as it is.")
+        return DrawingsError(f"The drawings store {self.path} cannot be used ({exc}).")
 
     def _move_aside(self, reason: str) -> None:
         """Rename the broken database (and its WAL files) out of the way, under a lock file so
@@ -310,8 +320,6 @@ class DrawingStore:
     def _still_broken(self) -> bool:
         if not self.path.exists():
             return False
-        if _unreadable(self.path):
-            return True
         try:
             con = self._connect()
             try:
@@ -322,7 +330,7 @@ class DrawingStore:
             finally:
                 con.close()
         except sqlite3.DatabaseError as exc:
-            return getattr(exc, "sqlite_errorcode", None) in (SQLITE_CORRUPT, SQLITE_NOTADB)
+            return _corrupt(exc)
         return False
 
     # --- writing ---
@@ -457,7 +465,12 @@ def _transaction(con: sqlite3.Connection) -> Iterator[None]:
 
 
 def _unreadable(path: Path) -> bool:
-    return path.is_file() and not os.access(path, os.R_OK | os.W_OK)
+    return path.exists() and not os.access(path, os.R_OK | os.W_OK)
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite itself says the file is damaged or not a database: only then is it moved aside."""
+    return getattr(exc, "sqlite_errorcode", None) in (SQLITE_CORRUPT, SQLITE_NOTADB)
 
 
 def accuracy(classifier, images: np.ndarray, labels: np.ndarray, chunk: int | None = None) -> float | None:

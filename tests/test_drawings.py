@@ -199,6 +199,63 @@ def test_a_file_damaged_inside_is_moved_aside_when_it_is_read(user_home):
     assert save(store, 1, 1)[1]
 
 
+def test_a_store_that_cannot_be_opened_is_reported_and_left_where_it_is(user_home):
+    (user_home / "drawings.sqlite3").mkdir()  # something that is there but is no file SQLite can open
+    with pytest.raises(DrawingsError, match="cannot be opened .* may read and write it") as raised:
+        DrawingStore()
+    assert "\n" not in str(raised.value)
+    assert (user_home / "drawings.sqlite3").is_dir() and not list(user_home.glob("*.corrupt-*"))
+
+
+NOT_ALLOWED = textwrap.dedent("""
+    import sys
+    from mnist_cnn.drawings import DrawingsError, DrawingStore
+    try:
+        DrawingStore(sys.argv[1])
+    except DrawingsError as exc:
+        print(exc)
+""")
+
+
+def test_a_store_this_user_may_not_read_keeps_every_drawing(tmp_path):
+    folder = tmp_path / "home"
+    folder.mkdir()
+    store = DrawingStore(folder / "drawings.sqlite3")
+    save(store, 1, 1)
+    store.path.chmod(0)
+    # root reads any file: it runs without the capabilities that let it (util-linux's setpriv)
+    as_a_user = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.getuid() == 0 else []
+    said = subprocess.run([*as_a_user, sys.executable, "-c", NOT_ALLOWED, str(store.path)], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert said.returncode == 0, said.stderr
+    assert "cannot be opened" in said.stdout and said.stdout.count("\n") == 1
+    store.path.chmod(0o644)
+    assert not list(folder.glob("*.corrupt-*")) and store.count() == 1
+
+
+RECOVER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from mnist_cnn.drawings import DrawingStore, png_bytes
+
+    for i in range(10):
+        image = np.zeros((28, 28), np.uint8)
+        image[5:20, 5:20] = int(sys.argv[2]) * 10 + i + 1
+        DrawingStore(sys.argv[1]).add(image, i, png_bytes(image), session=sys.argv[2])
+""")
+
+
+def test_processes_recovering_the_same_corrupt_file_lose_nothing(tmp_path):
+    path = tmp_path / "drawings.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    procs = [subprocess.Popen([sys.executable, "-c", RECOVER, str(path), str(n)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}) for n in range(4)]
+    assert [p.wait(120) for p in procs] == [0] * 4
+    assert DrawingStore(path).count() == 40  # every save of every process, in the one new store
+    (aside,) = tmp_path.glob("drawings.sqlite3.corrupt-*")
+    assert aside.read_bytes().startswith(b"this is not a database")
+
+
 def test_a_file_from_a_newer_version_is_left_alone(user_home):
     path = user_home / "drawings.sqlite3"
     with sqlite3.connect(path) as con:

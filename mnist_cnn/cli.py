@@ -91,6 +91,36 @@ def cmd_train(args: argparse.Namespace) -> None:
           f"{result.seconds:.0f}s for {plural(result.epochs, 'epoch')}; saved {entry.path}")
 
 
+def cmd_train_drawings(args: argparse.Namespace) -> None:
+    from mnist_cnn.data import load_mnist
+
+    load_mnist()
+    import_tensorflow_quietly()
+    from mnist_cnn import store
+    from mnist_cnn.train_drawings import train_for_drawings
+
+    base = None if args.base == "none" else (args.base or store.shipped_model_path("improved"))
+    out = args.out or store.user_model_path("improved-drawings")
+    result = train_for_drawings(base, epochs=args.epochs, seed=args.seed, progress=_print_progress)
+    entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train-drawings"))
+    if args.activate:
+        store.set_current_model(out)
+    print(f"read-drawings model: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "
+          f"{result.seconds:.0f}s for {plural(result.epochs, 'epoch')}; saved {entry.path}")
+
+
+def cmd_train_gate(args: argparse.Namespace) -> None:
+    from mnist_cnn.data import load_mnist
+
+    load_mnist()
+    import_tensorflow_quietly()
+    from mnist_cnn.notdigit import GATE_PATH, train_gate
+
+    meta = train_gate(args.out or GATE_PATH, seed=args.seed)
+    print(f"not-a-digit gate: threshold {meta['threshold']:.3f} (flags at most {meta['flag_budget']:.1%} of "
+          f"held-back digits), {meta['train_seconds']:.0f}s; saved {args.out or GATE_PATH}")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from mnist_cnn.data import load_mnist
     from mnist_cnn.inference import load_classifier
@@ -143,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed, for repeatable runs")
     p.add_argument("--activate", action="store_true", help="make the new model the app's current one")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-drawings", help="go on training a model on MNIST and made-up handwriting")
+    p.add_argument("--base", help="the .keras model to start from (default: the shipped improved model; "
+                                  "'none' trains from scratch)")
+    p.add_argument("--epochs", type=_epochs, help="epochs (default: the recipe's own)")
+    p.add_argument("--out", type=_keras_path, help="where to save the .keras file (default: the user models folder)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    p.add_argument("--activate", action="store_true", help="make the new model the app's current one")
+    p.set_defaults(func=cmd_train_drawings)
+
+    p = sub.add_parser("train-gate", help="train the not-a-digit gate and fit its threshold")
+    p.add_argument("--out", type=_keras_path, help="where to save it (default: the shipped gate's file)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.set_defaults(func=cmd_train_gate)
 
     p = sub.add_parser("evaluate", help="score a model on the MNIST test set")
     p.add_argument("--model", help="a .keras file (default: the current model)")

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_cnn.config import SHIPPED_MODELS_DIR
+from mnist_cnn.handwriting import crossed_out_digits, drawing_like, font_letters
 from mnist_cnn.nondigits import TRAIN, draw_kind
 from mnist_cnn.preprocess import normalize_ink
 from mnist_cnn.strokes import drawn_digit
@@ -39,6 +40,7 @@ DEFAULT_THRESHOLD = 0.5
 LETTER_SHARE = 0.3  # of the non-digits: hand-drawn letters (what people write most)
 FONT_SHARE = 0.15
 RANDOM_SHARE = 0.15  # random strokes: breadth, so unseen kinds of marks are not taken for digits
+THRESHOLD_DRAWINGS = 5_000  # drawn digits the threshold is checked on, besides held-back MNIST
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Sizes:
     pairs: int = 3_000
     halves: int = 3_000
     epochs: int = 4
+    drawn_digits: int = 12_000  # handwriting.py: canvas-pen and handwriting-font digits
+    font_letters: int = 12_000  # letters and signs in handwriting fonts
+    crossed_out: int = 3_000  # a digit with strokes across it
 
 
 FULL = Sizes()
@@ -162,8 +167,11 @@ def training_set(x_train: np.ndarray, sizes: Sizes = FULL, seed: int = 0) -> tup
     others = [normalize_ink(draw_kind(_non_digit_kind(rng), TRAIN, rng)) for _ in range(sizes.non_digits)]
     pairs = _pairs(x_train, sizes.pairs, rng)
     halves = _halves(x_train, sizes.halves, rng)
-    groups = [(list(mnist), DIGIT), (canvas, DIGIT), (pen, DIGIT), (others, NOT_DIGIT),
-              (pairs, NOT_ONE_DIGIT), (halves, NOT_ONE_DIGIT)]
+    drawn = list(drawing_like(sizes.drawn_digits, seed=seed + 10)[0])
+    letters = list(font_letters(sizes.font_letters, seed=seed + 11))
+    crossed = list(crossed_out_digits(sizes.crossed_out, seed=seed + 12))
+    groups = [(list(mnist), DIGIT), (canvas, DIGIT), (pen, DIGIT), (drawn, DIGIT), (others, NOT_DIGIT),
+              (letters, NOT_DIGIT), (crossed, NOT_DIGIT), (pairs, NOT_ONE_DIGIT), (halves, NOT_ONE_DIGIT)]
     images = [im for group, _ in groups for im in group if im is not None]
     labels = [label for group, label in groups for im in group if im is not None]
     return np.stack(images).astype(np.float32), np.asarray(labels, dtype=np.int64)
@@ -218,9 +226,11 @@ def train_gate(out: Path = GATE_PATH, sizes: Sizes = FULL, seed: int = 0) -> dic
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x[..., None], y, batch_size=128, epochs=sizes.epochs, shuffle=True, verbose=2)
     rng = np.random.default_rng(seed + 1)
-    check = np.concatenate([held_back.astype(np.float32) / 255.0, np.stack(_canvas_digits(held_back[:2_000], rng))])
-    scores = model.predict(check[..., None], batch_size=500, verbose=0)[:, NOT_DIGIT]
-    threshold = choose_threshold(scores)
+    mnist_check = np.concatenate([held_back.astype(np.float32) / 255.0,
+                                  np.stack(_canvas_digits(held_back[:2_000], rng))])
+    drawn_check = drawing_like(THRESHOLD_DRAWINGS, seed=seed + 20)[0]  # digits training did not see
+    threshold = max(choose_threshold(model.predict(x[..., None], batch_size=500, verbose=0)[:, NOT_DIGIT])
+                    for x in (mnist_check, drawn_check))
     meta = {"arch": "notdigit", "threshold": threshold, "flag_budget": FLAG_BUDGET, "classes": list(CLASS_NAMES),
             "train_images": int(len(x)), "epochs": sizes.epochs, "seed": seed,
             "train_accuracy": float(history.history["accuracy"][-1]),

@@ -151,7 +151,7 @@ def bench_startup(sizes: Sizes) -> list[str]:
             f"| page served (`streamlit run app.py`, health endpoint answers) | {statistics.median(served):.1f} s |"]
 
 
-AREAS = ("server", "recipe", "finetune", "explain", "numbers")  # one module each in mnist_cnn/bench/
+AREAS = ("server", "recipe", "finetune", "explain", "numbers", "reading")  # one module each in mnist_cnn/bench/
 BROWSER_AREAS = ("server",)
 Section = Callable[[], tuple[str, str, list[str]]]  # runs the measurement: (title, intro, table rows)
 

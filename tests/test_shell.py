@@ -15,6 +15,7 @@ from PIL import Image
 from mnist_cnn.config import PREDICT_ROUTE
 from mnist_cnn.synthetic import canvas_set
 from mnist_cnn.ui import shell
+from tests.bounds import floor
 
 PAGE = (b'<!DOCTYPE html><html><head><link rel="preload" href="./static/media/SourceSansVF-Upright.ttf.x1.woff2" '
         b'as="font"><script type="module" crossorigin src="./static/js/index.js"></script></head><body></body></html>')
@@ -103,13 +104,20 @@ def test_a_page_is_sent_as_a_body_even_where_the_server_could_send_a_file():
     assert asked["extensions"] == {"other": {}}
 
 
+# Canvas PNGs answered with the right digit: the recogniser reads 99.65% of the benchmark's 2,000
+# drawing-like canvases right and the not-a-digit gate flags 1.25% of them (docs/BENCHMARKS.md,
+# sections 3 and 10), 98.4% together; answer_png read 1,968 of those 2,000 canvases right.
+CANVAS_RATE, CANVASES = 0.984, 400
+
+
 @pytest.mark.mnist
 def test_strokes_on_the_first_canvas_are_answered_as_the_draw_tab_would(mnist, improved_clf):
     x_test, y_test = mnist[1]
-    canvases = list(canvas_set(x_test, y_test, 40, seed=3))
+    canvases = list(canvas_set(x_test, y_test, CANVASES, seed=3))
     answers = [shell.answer_png(png(rgba), improved_clf) for rgba, _ in canvases]
     right = sum(a["value"] == str(label) for a, (_, label) in zip(answers, canvases))
-    assert right >= 39, f"{right}/40 test digits read right from the canvas PNG"
+    # 385 of 400: a true rate of 98.4% stays above it with probability 0.999 (tests/bounds.py)
+    assert right >= floor(CANVAS_RATE, CANVASES), f"{right}/{CANVASES} test digits read right from the canvas PNG"
     assert all(re.fullmatch(r"\d+% sure", a["delta"]) for a in answers if a["value"].isdigit())
     blank = np.zeros((280, 280, 4), np.uint8)
     blank[..., 3] = 255

@@ -1,6 +1,7 @@
 """Explaining predictions: the NumPy gradients agree with TensorFlow, the attribution map is
 faithful (deleting its top ink first hurts the prediction faster than random or brightest-first
-deletion), the neighbours' labels agree with the truth, the 2-D map places a drawing where it
+deletion, and erasing it lowers the Keras model's own answer more than erasing random or
+least-attributed ink), the neighbours' labels agree with the truth, the 2-D map places a drawing where it
 belongs and always in the same place, the filters' top patches really are the top ones, the
 what-if edits do what they say, and the Why?, Filters and Misclassified tabs render them."""
 
@@ -12,8 +13,19 @@ import numpy as np
 import pytest
 
 from mnist_cnn import backprop, explain, feature_index, plots, store
+from tests.bounds import floor
 
 FAITHFUL_DIGITS = 120  # the benchmark measures 500; this is enough to tell the orders apart
+# Faithfulness floors: the count a true rate stays above with probability 0.999 over
+# FAITHFUL_DIGITS (tests/bounds.py), at rates measured on the benchmark's 500 test digits.
+# Deletion curves (docs/BENCHMARKS.md, section 9; AUC 0.270 vs 0.499 random, 0.323 brightest):
+BEATS_RANDOM_RATE = 0.948  # 474 of 500 digits: most-attributed-first deletion under random's curve
+BEATS_BRIGHTEST_RATE = 0.722  # 361 of 500: under brightest-first deletion's curve
+# Erasing 10% of the ink, judged by the Keras model's own predict (not the explain module's
+# NumPy pass): the most-attributed pixels lowered the predicted digit's probability more than as
+# many random ink pixels on 487 of 500 digits, more than the least-attributed ones on 499.
+ERASED_SHARE = 0.1
+TOP_BEATS_RANDOM_RATE, TOP_BEATS_LEAST_RATE = 0.974, 0.998
 INDEX_LIMIT = 3_000  # training and test images in the tests' index (the app indexes all 70,000)
 AGREEMENT_DIGITS = 300
 
@@ -85,11 +97,30 @@ def test_attribution_adds_up_to_the_score_it_explains(improved_clf, test_images,
 
 def test_attribution_is_faithful_not_a_copy_of_the_ink(improved_clf, test_images):
     curves = explain.deletion_curves(improved_clf, test_images[0][:FAITHFUL_DIGITS])
-    auc = {name: explain.area_under(curve.mean(axis=0)) for name, curve in curves.items()}
-    assert auc["attributed"] < 0.6 * auc["random"], auc
-    assert auc["attributed"] < 0.95 * auc["brightest"], auc
-    per_digit = {name: explain.area_under(curve) for name, curve in curves.items()}
-    assert np.mean(per_digit["attributed"] < per_digit["random"]) > 0.9
+    auc = {name: explain.area_under(curve) for name, curve in curves.items()}
+    n = FAITHFUL_DIGITS
+    assert (auc["attributed"] < auc["random"]).sum() >= floor(BEATS_RANDOM_RATE, n)  # 105 of 120
+    assert (auc["attributed"] < auc["brightest"]).sum() >= floor(BEATS_BRIGHTEST_RATE, n)  # 71 of 120
+
+
+def test_erasing_the_ink_the_map_ranks_highest_lowers_the_answer_most(improved_clf, test_images):
+    images, n = test_images[0][:FAITHFUL_DIGITS], FAITHFUL_DIGITS
+    rng = np.random.default_rng(1)
+    edited = []
+    for image in images:
+        ink = np.flatnonzero(image)
+        ranked = ink[np.argsort(explain.attribution(improved_clf, image).ravel()[ink])]  # least to most
+        k = max(1, round(ERASED_SHARE * len(ink)))
+        for erased in (ranked[-k:], rng.choice(ink, k, replace=False), ranked[:k]):
+            copy = image.ravel().copy()
+            copy[erased] = 0.0
+            edited.append(copy.reshape(28, 28))
+    probs = improved_clf.model.predict(np.concatenate([images, edited])[..., None], batch_size=500, verbose=0)
+    answer = probs[:n].argmax(axis=1)
+    after = probs[n:].reshape(n, 3, 10)[np.arange(n), :, answer]  # (digit, erased: top, random, least)
+    drop = probs[np.arange(n), answer][:, None] - after
+    assert (drop[:, 0] > drop[:, 1]).sum() >= floor(TOP_BEATS_RANDOM_RATE, n)  # 110 of 120
+    assert (drop[:, 0] > drop[:, 2]).sum() >= floor(TOP_BEATS_LEAST_RATE, n)  # 117 of 120
 
 
 def test_attribution_of_a_blank_canvas_is_zero(improved_clf):

@@ -8,6 +8,9 @@ what-if edits do what they say, and the Why?, Filters and Misclassified tabs ren
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +31,7 @@ ERASED_SHARE = 0.1
 TOP_BEATS_RANDOM_RATE, TOP_BEATS_LEAST_RATE = 0.974, 0.998
 INDEX_LIMIT = 3_000  # training and test images in the tests' index (the app indexes all 70,000)
 AGREEMENT_DIGITS = 300
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -334,33 +338,28 @@ def test_filters_tab_shows_any_layer_of_any_model(test_images, improved_clf):
 
 # ---------- command line ----------
 
-def _cli(argv: list[str]) -> None:
-    import argparse
-
-    from mnist_cnn import cli_explain
-
-    parser = argparse.ArgumentParser()
-    cli_explain.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    args.func(args)
+def explain_cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m mnist_cnn explain ...` in its own process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "mnist_cnn", "explain", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
 
 
-def test_cli_explains_a_picture_with_a_map_of_characters(tmp_path, mnist, capsys):
+def test_cli_explains_a_picture_with_a_map_of_characters(tmp_path, mnist):
     from PIL import Image
 
     picture = tmp_path / "seven.png"
     Image.fromarray(mnist[1][0][0]).save(picture)
-    _cli(["explain", str(picture)])
-    out = capsys.readouterr().out.splitlines()
+    done = explain_cli(str(picture))
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout.splitlines()
     assert out[0].startswith("seven.png: 7 (")
     art = [line for line in out if line.startswith("  |")]
     assert len(art) == 28 and sum(line.count("+") for line in art) > 10
     assert "index for this model is not built yet" in out[-1]
 
 
-def test_cli_explain_of_a_missing_file_is_one_line(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        _cli(["explain", str(tmp_path / "nothing.png")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "nothing.png" in err[0]
+def test_cli_explain_of_a_missing_file_is_one_line(tmp_path):
+    done = explain_cli(str(tmp_path / "nothing.png"))
+    assert done.returncode == 2
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "nothing.png" in err[0], done.stderr

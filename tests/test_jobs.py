@@ -21,6 +21,7 @@ from mnist_cnn.jobs import (
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = {"arch": "seed", "epochs": 1, "batch_size": 100, "limit": 1500}
+TINY = {**QUICK, "limit": 200}  # two training steps: far less accurate than QUICK's fifteen
 LONG = {"arch": "seed", "epochs": 20, "batch_size": 100, "limit": 30000}  # minutes: cut off by every test using it
 # How long stopping a worker may take. Cancel ends it in under 2 s on a quiet machine; tests share
 # 2 loaded cores, so the bound only tells "ended" from "hung" or "ran to the end" (LONG takes minutes).
@@ -66,6 +67,21 @@ def test_a_run_trains_in_its_own_process_and_reports_progress():
     assert not run.decide(True, session="somebody else")  # only the starter decides
     assert run.decide(True, session="me")
     assert store.current_model_path() == store.Path(state.model_path)
+
+
+@pytest.mark.mnist
+def test_a_run_more_accurate_than_the_current_model_becomes_current_by_itself():
+    run = TrainingJobs()
+    run.start(**TINY, started_by="me")
+    weak = run.wait(300)
+    assert weak.status == FINISHED and weak.decision == jobs.PENDING, weak.message
+    assert run.decide(True, session="me")  # the 200-image model is now the one to beat
+    run.start(**QUICK, started_by="me")
+    better = run.wait(300)
+    assert better.status == FINISHED, better.message
+    assert better.current_accuracy == pytest.approx(weak.new_accuracy, abs=1e-4)  # as its metadata rounds it
+    assert better.new_accuracy > weak.new_accuracy
+    assert better.decision == jobs.AUTO and store.current_model_path() == Path(better.model_path)
 
 
 def test_a_model_at_least_as_accurate_becomes_current_by_itself(tmp_path):

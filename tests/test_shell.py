@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_cnn.config import PREDICT_ROUTE
+from mnist_cnn.config import MAX_PREDICT_PNG_BYTES, PREDICT_ROUTE
 from mnist_cnn.synthetic import canvas_set
 from mnist_cnn.ui import shell
+from tests import live_http
 from tests.bounds import floor
 
 PAGE = (b'<!DOCTYPE html><html><head><link rel="preload" href="./static/media/SourceSansVF-Upright.ttf.x1.woff2" '
@@ -138,3 +139,32 @@ def test_the_server_serves_the_predictions_beside_the_page():
 
     served = {(r.path, tuple(sorted(r.methods))) for r in routes()}
     assert (PREDICT_ROUTE, ("POST",)) in served
+
+
+# ---------- POST /api/predict on a real server (`streamlit run app.py` on 127.0.0.1) ----------
+
+def post_png(app_url: str, body, chunked: bool = False):
+    return live_http.request(app_url, PREDICT_ROUTE, "POST", {"Content-Type": "image/png"}, body, chunked)
+
+
+def test_the_server_answers_a_canvas_png_with_its_digit(app_url, mnist):
+    x_test, y_test = mnist[1]
+    rgba, label = next(iter(canvas_set(x_test, y_test, 1, seed=3)))
+    response = post_png(app_url, png(rgba))
+    assert response.status == 200 and response.getheader("Cache-Control") == "no-store"
+    assert json.loads(response.data)["value"] == str(label)
+
+
+def test_an_upload_over_the_cap_is_refused_before_it_is_read(app_url):
+    response = live_http.declare_only(app_url, PREDICT_ROUTE, MAX_PREDICT_PNG_BYTES + 1)  # no body sent at all
+    assert response.status == 413 and json.loads(response.data) == {"error": shell.TOO_MANY_BYTES}
+
+
+def test_an_upload_without_a_length_is_cut_off_at_the_cap(app_url):
+    chunk = b"\0" * 65_536
+    over = [chunk] * (MAX_PREDICT_PNG_BYTES // len(chunk)) + [chunk[: MAX_PREDICT_PNG_BYTES % len(chunk) + 1]]
+    response = post_png(app_url, over, chunked=True)
+    assert response.status == 413 and json.loads(response.data) == {"error": shell.TOO_MANY_BYTES}
+    at_the_cap = over[:-1] + [over[-1][:-1]]  # exactly the cap: read whole, then judged as a picture
+    response = post_png(app_url, at_the_cap, chunked=True)
+    assert response.status == 400 and json.loads(response.data)["error"].startswith("that is not a PNG")

@@ -1,21 +1,37 @@
 """Explaining predictions: the NumPy gradients agree with TensorFlow, the attribution map is
 faithful (deleting its top ink first hurts the prediction faster than random or brightest-first
-deletion), the neighbours' labels agree with the truth, the 2-D map places a drawing where it
+deletion, and erasing it lowers the Keras model's own answer more than erasing random or
+least-attributed ink), the neighbours' labels agree with the truth, the 2-D map places a drawing where it
 belongs and always in the same place, the filters' top patches really are the top ones, the
 what-if edits do what they say, and the Why?, Filters and Misclassified tabs render them."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mnist_cnn import backprop, explain, feature_index, plots, store
+from tests.bounds import floor
 
 FAITHFUL_DIGITS = 120  # the benchmark measures 500; this is enough to tell the orders apart
+# Faithfulness floors: the count a true rate stays above with probability 0.999 over
+# FAITHFUL_DIGITS (tests/bounds.py), at rates measured on the benchmark's 500 test digits.
+# Deletion curves (docs/BENCHMARKS.md, section 9; AUC 0.270 vs 0.499 random, 0.323 brightest):
+BEATS_RANDOM_RATE = 0.948  # 474 of 500 digits: most-attributed-first deletion under random's curve
+BEATS_BRIGHTEST_RATE = 0.722  # 361 of 500: under brightest-first deletion's curve
+# Erasing 10% of the ink, judged by the Keras model's own predict (not the explain module's
+# NumPy pass): the most-attributed pixels lowered the predicted digit's probability more than as
+# many random ink pixels on 487 of 500 digits, more than the least-attributed ones on 499.
+ERASED_SHARE = 0.1
+TOP_BEATS_RANDOM_RATE, TOP_BEATS_LEAST_RATE = 0.974, 0.998
 INDEX_LIMIT = 3_000  # training and test images in the tests' index (the app indexes all 70,000)
 AGREEMENT_DIGITS = 300
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +101,30 @@ def test_attribution_adds_up_to_the_score_it_explains(improved_clf, test_images,
 
 def test_attribution_is_faithful_not_a_copy_of_the_ink(improved_clf, test_images):
     curves = explain.deletion_curves(improved_clf, test_images[0][:FAITHFUL_DIGITS])
-    auc = {name: explain.area_under(curve.mean(axis=0)) for name, curve in curves.items()}
-    assert auc["attributed"] < 0.6 * auc["random"], auc
-    assert auc["attributed"] < 0.95 * auc["brightest"], auc
-    per_digit = {name: explain.area_under(curve) for name, curve in curves.items()}
-    assert np.mean(per_digit["attributed"] < per_digit["random"]) > 0.9
+    auc = {name: explain.area_under(curve) for name, curve in curves.items()}
+    n = FAITHFUL_DIGITS
+    assert (auc["attributed"] < auc["random"]).sum() >= floor(BEATS_RANDOM_RATE, n)  # 105 of 120
+    assert (auc["attributed"] < auc["brightest"]).sum() >= floor(BEATS_BRIGHTEST_RATE, n)  # 71 of 120
+
+
+def test_erasing_the_ink_the_map_ranks_highest_lowers_the_answer_most(improved_clf, test_images):
+    images, n = test_images[0][:FAITHFUL_DIGITS], FAITHFUL_DIGITS
+    rng = np.random.default_rng(1)
+    edited = []
+    for image in images:
+        ink = np.flatnonzero(image)
+        ranked = ink[np.argsort(explain.attribution(improved_clf, image).ravel()[ink])]  # least to most
+        k = max(1, round(ERASED_SHARE * len(ink)))
+        for erased in (ranked[-k:], rng.choice(ink, k, replace=False), ranked[:k]):
+            copy = image.ravel().copy()
+            copy[erased] = 0.0
+            edited.append(copy.reshape(28, 28))
+    probs = improved_clf.model.predict(np.concatenate([images, edited])[..., None], batch_size=500, verbose=0)
+    answer = probs[:n].argmax(axis=1)
+    after = probs[n:].reshape(n, 3, 10)[np.arange(n), :, answer]  # (digit, erased: top, random, least)
+    drop = probs[np.arange(n), answer][:, None] - after
+    assert (drop[:, 0] > drop[:, 1]).sum() >= floor(TOP_BEATS_RANDOM_RATE, n)  # 110 of 120
+    assert (drop[:, 0] > drop[:, 2]).sum() >= floor(TOP_BEATS_LEAST_RATE, n)  # 117 of 120
 
 
 def test_attribution_of_a_blank_canvas_is_zero(improved_clf):
@@ -303,33 +338,28 @@ def test_filters_tab_shows_any_layer_of_any_model(test_images, improved_clf):
 
 # ---------- command line ----------
 
-def _cli(argv: list[str]) -> None:
-    import argparse
-
-    from mnist_cnn import cli_explain
-
-    parser = argparse.ArgumentParser()
-    cli_explain.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    args.func(args)
+def explain_cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m mnist_cnn explain ...` in its own process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "mnist_cnn", "explain", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
 
 
-def test_cli_explains_a_picture_with_a_map_of_characters(tmp_path, mnist, capsys):
+def test_cli_explains_a_picture_with_a_map_of_characters(tmp_path, mnist):
     from PIL import Image
 
     picture = tmp_path / "seven.png"
     Image.fromarray(mnist[1][0][0]).save(picture)
-    _cli(["explain", str(picture)])
-    out = capsys.readouterr().out.splitlines()
+    done = explain_cli(str(picture))
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout.splitlines()
     assert out[0].startswith("seven.png: 7 (")
     art = [line for line in out if line.startswith("  |")]
     assert len(art) == 28 and sum(line.count("+") for line in art) > 10
     assert "index for this model is not built yet" in out[-1]
 
 
-def test_cli_explain_of_a_missing_file_is_one_line(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        _cli(["explain", str(tmp_path / "nothing.png")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "nothing.png" in err[0]
+def test_cli_explain_of_a_missing_file_is_one_line(tmp_path):
+    done = explain_cli(str(tmp_path / "nothing.png"))
+    assert done.returncode == 2
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "nothing.png" in err[0], done.stderr

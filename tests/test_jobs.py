@@ -175,7 +175,8 @@ def test_a_server_stopped_mid_run_leaves_nothing_and_a_restart_says_so(tmp_path)
     worker_pid = int(line)
     server.kill()  # the server dies without warning, mid-run
     server.wait()
-    wait_for(lambda: not os.path.exists(f"/proc/{worker_pid}"), timeout=10, what="the orphaned worker to exit")
+    wait_for(lambda: not os.path.exists(f"/proc/{worker_pid}"), timeout=STOPPED_WITHIN_S,
+             what="the orphaned worker to exit")
     after = TrainingJobs().snapshot()
     assert after.status == INTERRUPTED and "interrupted" in after.message and "seed" in after.message
     assert store.current_model_path() == store.shipped_model_path()

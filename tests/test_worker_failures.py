@@ -169,10 +169,10 @@ def test_cancel_ends_a_worker_that_ignores_sigterm_with_sigkill(worker_script, p
     proc = run._proc
     asked = time.monotonic()
     run.cancel()
-    state = run.wait(KILL_AFTER_S + 5)
+    state = run.wait(KILL_AFTER_S + 15)
     took = time.monotonic() - asked
     assert proc.returncode == -9, "SIGTERM was ignored, so the worker must have been killed"
-    assert KILL_AFTER_S - 0.2 <= took < KILL_AFTER_S + 1.5
+    assert KILL_AFTER_S - 0.2 <= took < KILL_AFTER_S + 10, took  # SIGKILL after KILL_AFTER_S, not before
     assert state.status == CANCELLED and "previous model is still in use" in state.message
     assert store.current_model_path() == previous_model[0]
     assert model_folder_files() == {"seed-previous.keras", "seed-previous.json"}

@@ -1,5 +1,9 @@
 import sys
 
-from mnist_cnn.cli import main
+try:
+    from mnist_cnn.cli import main
+except KeyboardInterrupt:  # Ctrl-C while Python is still loading the command line
+    print("interrupted; nothing was saved", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -59,7 +59,11 @@ def _keras_path(text: str) -> Path:
     return path
 
 
+_bar_open = False  # a progress bar line is on stderr without its newline yet
+
+
 def _print_progress(p) -> None:
+    global _bar_open
     filled = int(BAR_WIDTH * p.fraction)
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
     eta = f" eta {p.eta:4.0f}s" if p.eta is not None else ""
@@ -71,6 +75,7 @@ def _print_progress(p) -> None:
                 f"{val}({p.elapsed:.0f}s)").ljust(len(line)) + "\n"
     sys.stderr.write(line)
     sys.stderr.flush()
+    _bar_open = p.kind != "epoch"
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -236,7 +241,20 @@ def _plain(exc: OSError) -> str:
     return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
+INTERRUPTED = "interrupted; nothing was saved"
+EXIT_INTERRUPTED = 130  # what a shell reports for a command ended by Ctrl-C (128 + SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; Ctrl-C at any point (also while the modules load) ends in one line."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print(("\n" if _bar_open else "") + INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
 
     from mnist_cnn.data import MnistDataError
@@ -250,7 +268,4 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {_plain(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; nothing was saved", file=sys.stderr)
-        return 130
     return 0

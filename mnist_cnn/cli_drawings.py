@@ -64,8 +64,12 @@ def cmd_export(args: argparse.Namespace) -> None:
     store = _open_store()
     try:
         count = export_folder(store, Path(args.path))
-    except (DrawingsError, OSError) as exc:
+    except DrawingsError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        from mnist_cnn.cli import _plain
+
+        _fail(f"cannot write the export: {_plain(exc)}; export to a new folder in a place you can write to")
     print(f"exported {count} drawings to {args.path} (0/ … 9/: the 28x28 inputs, originals/: the pictures, "
           f"drawings.csv: the rest)")
 

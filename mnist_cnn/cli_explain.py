@@ -51,7 +51,11 @@ def cmd_explain(args: argparse.Namespace) -> None:
     try:
         with open(args.image, "rb") as f:
             image = image_to_mnist(f)
-    except (OSError, ImageError) as exc:
+    except OSError as exc:
+        from mnist_cnn.cli_predict import _unreadable
+
+        _fail(f"{args.image}: {_unreadable(Path(args.image), exc)}")
+    except ImageError as exc:
         _fail(f"{args.image}: {exc}")
     if image is None:
         _fail(f"{args.image}: no digit found (the picture is blank)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -29,6 +30,8 @@ from mnist_cnn import store
 from mnist_cnn.config import REPO_ROOT, child_env, user_home, user_models_dir
 from mnist_cnn.data import EXPECTED_COUNTS
 from mnist_cnn.progress import Progress
+
+log = logging.getLogger(__name__)
 
 IDLE, RUNNING, FINISHED, FAILED = "idle", "running", "finished", "failed"
 CANCELLED, INTERRUPTED = "cancelled", "interrupted"
@@ -45,6 +48,12 @@ SCORING_SHARE = 1 / 3  # scoring a test image costs about a third of a training 
 FINETUNE_NOTE = " (fine-tune on saved drawings)"
 PERSISTED = ("status", "kind", "arch", "epochs", "batch_size", "started_at", "finished_at", "message", "model_path",
              "run_id", "started_by", "new_accuracy", "current_accuracy", "current_path", "decision", "extra")
+_NUMBER, _OPTIONAL_TEXT = (int, float, type(None)), (str, type(None))
+PERSISTED_TYPES = {"status": str, "kind": str, "arch": str, "epochs": int, "batch_size": int, "started_at": _NUMBER,
+                   "finished_at": _NUMBER, "message": str, "model_path": _OPTIONAL_TEXT, "run_id": int,
+                   "started_by": _OPTIONAL_TEXT, "new_accuracy": _NUMBER, "current_accuracy": _NUMBER,
+                   "current_path": _OPTIONAL_TEXT, "decision": _OPTIONAL_TEXT, "extra": dict}
+STATUSES = (IDLE, RUNNING, FINISHED, FAILED, CANCELLED, INTERRUPTED)
 
 
 @dataclass
@@ -101,19 +110,47 @@ def _write_state(state: JobState) -> None:
 
 def _read_state() -> JobState:
     """The last run as the disk remembers it; a run the disk calls running was cut off by a stop."""
+    path = state_path()
     try:
-        data = json.loads(state_path().read_text())
-        state = JobState(**{k: v for k, v in data.items() if k in PERSISTED})
-    except (OSError, ValueError, TypeError):
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
         return JobState()
+    except (OSError, ValueError) as exc:
+        return _unreadable_state(path, f"{type(exc).__name__}: {exc}")
+    problem = _state_problem(data)
+    if problem:
+        return _unreadable_state(path, problem)
+    state = JobState(**{k: v for k, v in data.items() if k in PERSISTED})
     if state.status == RUNNING:
-        started = time.strftime("%H:%M", time.localtime(state.started_at or time.time()))
+        try:
+            started = time.strftime("%H:%M", time.localtime(state.started_at or time.time()))
+        except (OverflowError, OSError, ValueError):  # a start time no clock shows (a damaged record)
+            started = "at an unknown time"
         state.status = INTERRUPTED
         state.message = (f"The last run ({state.arch}, started {started}) was interrupted when the server stopped; "
                          "nothing was saved and the previous model is still in use.")
         state.finished_at = state.finished_at or time.time()
         _write_state(state)
     return state
+
+
+def _state_problem(data) -> str | None:
+    """What makes a parsed state file unusable (a hand edit, a disk error), or None."""
+    if not isinstance(data, dict):
+        return f"it holds a {type(data).__name__}, not a run's record"
+    for key, kind in PERSISTED_TYPES.items():
+        if key in data and not isinstance(data[key], kind):
+            return f"its {key} is {data[key]!r}"
+    if data.get("status", IDLE) not in STATUSES:
+        return f"its status {data['status']!r} is none of {', '.join(STATUSES)}"
+    return None
+
+
+def _unreadable_state(path: Path, problem: str) -> JobState:
+    """A state file that cannot be read: no run is shown, the next run replaces the file."""
+    log.warning("ignoring %s, which is not a readable record of the last run (%s); the next run replaces it",
+                path, problem)
+    return JobState()
 
 
 def remove_stale_temporary_files() -> list[Path]:

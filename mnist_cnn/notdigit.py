@@ -19,6 +19,7 @@ without TensorFlow (inference.load_classifier).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +32,8 @@ from mnist_cnn.handwriting import crossed_out_digits, drawing_like, font_letters
 from mnist_cnn.nondigits import TRAIN, draw_kind
 from mnist_cnn.preprocess import normalize_ink
 from mnist_cnn.strokes import drawn_digit
+
+log = logging.getLogger(__name__)
 
 GATE_PATH = SHIPPED_MODELS_DIR / "gates" / "notdigit.keras"  # a subfolder: not one of the digit models
 DIGIT, NOT_DIGIT, NOT_ONE_DIGIT = 0, 1, 2
@@ -96,8 +99,32 @@ def load_gate(path: str | Path | None = None) -> Gate:
 
 @lru_cache(maxsize=1)
 def default_gate() -> Gate:
-    """The shipped gate, loaded once per process."""
-    return load_gate()
+    """The shipped gate, loaded once per process and tried once (a file that loads but is no gate
+    fails here, not on a visitor's drawing)."""
+    gate = load_gate()
+    answer = gate.probs(np.zeros((1, 28, 28), np.float32))
+    if answer.shape != (1, len(CLASS_NAMES)):
+        raise ValueError(f"{gate.clf.path} is not a not-a-digit gate: it answers {answer.shape[-1]} classes, "
+                         f"not {len(CLASS_NAMES)}.")
+    return gate
+
+
+_unavailable_said: set[str] = set()  # each reason the gate cannot load is logged once per process
+
+
+def gate_or_none() -> Gate | None:
+    """The shipped gate, or None when its file is missing or broken: predictions then go on
+    without the "not a digit" verdict, and the reason is logged (once) as a warning."""
+    try:
+        return default_gate()
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, a prediction must not fail
+        reason = str(exc) or type(exc).__name__
+        if reason not in _unavailable_said:
+            _unavailable_said.add(reason)
+            log.warning("the not-a-digit gate cannot be used, so no drawing is called 'not a digit': %s "
+                        "Restore %s (git checkout models/) or retrain it: python -m mnist_cnn.notdigit",
+                        reason, GATE_PATH)
+        return None
 
 
 # ---------- training data ----------

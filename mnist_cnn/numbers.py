@@ -20,7 +20,7 @@ import numpy as np
 from mnist_cnn import segment
 from mnist_cnn.config import LOW_CONFIDENCE, MAX_NUMBER_DIGITS
 from mnist_cnn.inference import NUMPY_MAX_BATCH, load_classifier
-from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, NOT_ONE_DIGIT, default_gate
+from mnist_cnn.notdigit import DIGIT, NOT_DIGIT, NOT_ONE_DIGIT, gate_or_none
 from mnist_cnn.preprocess import ink_from_rgba, normalize_ink
 
 # The split of a drawing into digits maximises the sum of the chosen candidates' scores, each a
@@ -211,8 +211,9 @@ def _cuts_into(lay: segment.Layout, span: tuple[int, int], strokes: dict[int, tu
 
 
 def _resolve_gate(gate):
+    """The gate asked for; the shipped one by default, or None (no "not a digit") when it cannot load."""
     if gate is USE_DEFAULT_GATE:
-        return default_gate()
+        return gate_or_none()
     return gate
 
 

@@ -9,6 +9,7 @@ drawings that went through the same steps; resizing a whole canvas does not.
 from __future__ import annotations
 
 import io
+import struct
 from typing import BinaryIO
 
 import numpy as np
@@ -19,6 +20,11 @@ from mnist_cnn.config import DIGIT_BOX, IMAGE_SIZE, MAX_IMAGE_PIXELS
 INK_THRESHOLD = 0.1  # fraction of full ink below which a pixel counts as background
 MIN_INK = 0.15  # a canvas whose strongest pixel is fainter than this is blank
 MAX_WORKING_SIDE = 560  # uploads are shrunk to this before analysis; plenty for a 20 px digit
+NOT_A_PICTURE = "this file is not a picture Pillow can read; use a PNG, JPEG, GIF, BMP or WebP"
+TOO_LARGE = "the picture is {size}; use one under %d megapixels" % (MAX_IMAGE_PIXELS // 1_000_000)
+DAMAGED = ("the picture is damaged or incomplete (cut off, perhaps by an interrupted download or copy); "
+           "save or copy it again and retry")
+PICTURE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")  # BMP, WebP: see below
 
 
 class ImageError(ValueError):
@@ -107,6 +113,14 @@ def _denoise(values: np.ndarray) -> np.ndarray:
     return np.where(ink >= threshold, soft, 0.0).astype(np.float32)
 
 
+def _starts_like_a_picture(data: bytes) -> bool:
+    """Whether a file Pillow cannot open begins like a PNG, JPEG, GIF, BMP or WebP (so it is one,
+    cut off or damaged, rather than something else)."""
+    head = bytes(data[:12])
+    return (head.startswith(PICTURE_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+            or (head[:2] == b"BM" and head[6:10] == bytes(4)))
+
+
 def picture_ink(image: Image.Image | bytes | BinaryIO) -> np.ndarray:
     """The ink of any Pillow-readable picture (photo, scan, drawing, either polarity), shrunk to
     at most MAX_WORKING_SIDE and cleaned of paper texture. Raises ImageError for a file that is
@@ -115,14 +129,16 @@ def picture_ink(image: Image.Image | bytes | BinaryIO) -> np.ndarray:
         data = image if isinstance(image, (bytes, bytearray)) else image.read()
         try:
             image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise ImageError(f"the picture is {image.width}x{image.height}, too large; use one under "
-                                 f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels")
+        except Image.DecompressionBombError:  # Pillow's own limit, far above ours: one sentence all the same
+            raise ImageError(TOO_LARGE.format(size="far too large")) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise ImageError(DAMAGED if _starts_like_a_picture(data) else NOT_A_PICTURE) from None
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+            raise ImageError(TOO_LARGE.format(size=f"{image.width}x{image.height}, too large"))
+        try:
             image.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            if isinstance(exc, ImageError):
-                raise
-            raise ImageError("this file is not a picture Pillow can read; use a PNG, JPEG, GIF, BMP or WebP") from None
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error):
+            raise ImageError(DAMAGED) from None
     image = ImageOps.exif_transpose(image)
     image.thumbnail((MAX_WORKING_SIDE, MAX_WORKING_SIDE), Image.Resampling.LANCZOS)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):

@@ -26,13 +26,15 @@ def warm_up() -> float:
     import pyarrow  # noqa: F401
     import streamlit.emojis  # noqa: F401 - the page icon is checked against Streamlit's emoji table
 
-    from mnist_cnn.notdigit import default_gate
+    from mnist_cnn.notdigit import gate_or_none
     from mnist_cnn.ui import common, draw, explain, filters, mistakes, my_drawings, sidebar  # noqa: F401
 
     clf = common.current_classifier()
     blank = np.zeros((1, 28, 28), np.float32)
     clf.predict_proba(blank)
-    default_gate().is_digit(blank[0])
+    gate = gate_or_none()  # None: a missing or broken gate file, logged; drawings are read without it
+    if gate is not None:
+        gate.is_digit(blank[0])
     common.settle_memory()
     return time.perf_counter() - started
 

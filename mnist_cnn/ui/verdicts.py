@@ -8,7 +8,7 @@ import numpy as np
 
 from mnist_cnn import segment
 from mnist_cnn.inference import Classifier, Verdict, verdict
-from mnist_cnn.notdigit import NOT_DIGIT, NOT_ONE_DIGIT, default_gate
+from mnist_cnn.notdigit import NOT_DIGIT, NOT_ONE_DIGIT, gate_or_none
 
 NOT_A_DIGIT = "This does not look like a digit"
 NOT_A_DIGIT_VALUE = "not a digit"
@@ -31,14 +31,14 @@ def is_flat(image: np.ndarray) -> bool:
 def gate_says(image: np.ndarray) -> tuple[bool, bool]:
     """(looks like a digit, looks like several digits run together): not flat, and the not-a-digit
     gate's verdict (a small NumPy network beside the digit model), from one pass of it. A gate that
-    cannot load never stops a prediction: a digit, and nothing said about several."""
+    cannot load never stops a prediction: a digit, and nothing said about several (the reason is
+    logged once)."""
     if is_flat(image):
         return False, False
-    try:
-        gate = default_gate()
-        probs = gate.probs(image[None])[0]
-    except Exception:  # noqa: BLE001 - a missing or broken gate file: answer as a digit, as before
+    gate = gate_or_none()
+    if gate is None:
         return True, False
+    probs = gate.probs(image[None])[0]
     is_digit = not gate.flags(probs[NOT_DIGIT])
     return is_digit, is_digit and bool(probs[NOT_ONE_DIGIT] > SEVERAL_DIGITS_AT)
 

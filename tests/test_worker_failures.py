@@ -201,7 +201,7 @@ def test_a_damaged_record_of_the_last_run_is_ignored_with_a_warning(content, wor
     with caplog.at_level(logging.WARNING, logger="mnist_cnn.jobs"):
         run = TrainingJobs()
     state = run.snapshot()
-    assert state.status == IDLE and not state.running and not state.below_current
+    assert state.status == IDLE and not state.running and not state.replaces_current
     run_monitor.payload(state)  # what the page polls: it must draw
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and str(path) in warnings[0] and "next run replaces it" in warnings[0]

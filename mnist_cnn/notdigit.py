@@ -122,7 +122,7 @@ def gate_or_none() -> Gate | None:
         if reason not in _unavailable_said:
             _unavailable_said.add(reason)
             log.warning("the not-a-digit gate cannot be used, so no drawing is called 'not a digit': %s "
-                        "Restore %s (git checkout models/) or retrain it: python -m mnist_cnn.notdigit",
+                        "Restore %s (git checkout models/) or retrain it: python -m mnist_cnn train-gate",
                         reason, GATE_PATH)
         return None
 

@@ -11,14 +11,10 @@ import io
 import re
 import zipfile
 
-import pytest
+from mnist_cnn import browser
+from mnist_cnn.drawings import DrawingStore
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-from mnist_cnn import browser  # noqa: E402
-from mnist_cnn.drawings import DrawingStore  # noqa: E402
-
-expect = playwright_sync.expect
+expect = browser.expect
 
 
 def digit_choice(page, digit: int):

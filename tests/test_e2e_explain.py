@@ -10,13 +10,11 @@ import re
 
 import pytest
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-from mnist_cnn import browser, explain, feature_index  # noqa: E402
+from mnist_cnn import browser, explain, feature_index
 
 INDEX_LIMIT = 3_000
 INDEX_TIMEOUT_MS = 240_000  # the child process loads TensorFlow and reads 6,000 digits on a busy machine
-expect = playwright_sync.expect
+expect = browser.expect
 
 
 @pytest.fixture(scope="module")

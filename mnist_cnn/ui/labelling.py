@@ -8,11 +8,12 @@ line; drawing goes on regardless.
 
 The row's widgets keep their keys from drawing to drawing (one row per canvas or upload): a key
 made from the drawing gave each stroke a new Save button, so a click that landed while a stroke's
-rerun replaced the row was dropped without a word. A click saves the drawing it was shown with,
-and only if that is still the drawing on the canvas (a click can reach the server together with a
-newer stroke, its callback still holding the drawing before it): otherwise it says nothing was
-saved. The digit row is set to each new prediction when it changes. And since the canvas sends a
-stroke only 200 ms after the pen lifts, pressing Save first has it send at once (labelling.js).
+rerun replaced the row was dropped without a word. The digit row is set to each new prediction
+when it changes. A click never saves an earlier drawing than the one on the canvas: it can reach
+the server together with a newer stroke, its callback still holding the drawing before it, and
+then it saves the drawing there now, as that drawing's own row would, or says it saved nothing
+(_save). And since the canvas sends a stroke only 200 ms after the pen lifts, pressing Save first
+has it send at once (labelling.js), so the click cannot overtake the stroke.
 """
 
 from __future__ import annotations

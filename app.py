@@ -26,6 +26,7 @@ def render_page() -> None:
     st.title(APP_TITLE)
     st.caption(APP_INTRO)
     clf = common.current_classifier()
+    side = sidebar.reserve()  # before the canvas, which must not move once shown
     tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun")))
     with tabs["Draw"]:  # always rendered, even behind another tab, so the drawing survives a tab switch
         draw.render(clf)
@@ -34,7 +35,7 @@ def render_page() -> None:
         if tabs[name].open:  # the other tabs are built only while open
             with tabs[name]:
                 page.render(clf)
-    sidebar.render(clf)
+    sidebar.render(clf, side)
 
 
 if __name__ == "__main__":  # a visit: Streamlit runs this file as __main__

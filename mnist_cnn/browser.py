@@ -25,6 +25,21 @@ START_TIMEOUT_S = 120
 UI_TIMEOUT_MS = 30_000
 
 
+def expect(*args, **kwargs):
+    """Playwright's expect, imported when first called: a test module imports without Playwright,
+    so that its tests are skipped one by one, and counted (tests/conftest.py)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(*args, **kwargs)
+
+
+def sync_playwright():
+    """Playwright's sync_playwright(), imported when first called (as expect)."""
+    from playwright.sync_api import sync_playwright as start
+
+    return start()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,10 +2,13 @@
 
 Tests find MNIST exactly as the app does (mnist_cnn.data: MNIST_DATA_DIR, else the Keras cache,
 else a download). A test needs MNIST if it uses the `mnist` fixture or carries the `mnist`
-marker; tests in tests/test_e2e*.py drive Chromium and are marked `browser` automatically.
-When either is missing, the tests that need it are skipped, the others still run, and the run
-ends with one line naming the fix and a non-zero exit code. `-m "not browser"` leaves the
-browser tests out on a machine without Chromium.
+marker; tests in tests/test_e2e*.py drive Chromium through Playwright and are marked `browser`
+automatically. When one of these is missing, the tests that need it are skipped, the others
+still run, and the run ends with one line naming the fix and a non-zero exit code. `-m "not
+browser"` leaves the browser tests out on a machine without Chromium or Playwright. (So the
+browser test modules import without Playwright: they use mnist_cnn.browser's expect, which
+imports it when called. A module-level importorskip would skip a whole module at collection,
+where this rule does not see it.)
 
 Each test gets its own MNIST_DRAW_HOME so retrained models never land in the user's.
 """
@@ -25,6 +28,9 @@ MNIST_MISSING = "MNIST not found"
 CHROMIUM_MISSING = "Chromium not found"
 CHROMIUM_FIX = ('install it (README: "Set up on a fresh machine"), or leave the browser tests out with '
                 '-m "not browser"')
+PLAYWRIGHT_MISSING = "Playwright not found"
+PLAYWRIGHT_FIX = ('pip install -r requirements-dev.txt (README: "Set up on a fresh machine"), or leave the '
+                  'browser tests out with -m "not browser"')
 BROWSER_FILES = "test_e2e*.py"
 
 
@@ -64,8 +70,18 @@ def _find_chromium() -> str:
         raise RuntimeError(CHROMIUM_FIX) from None
 
 
+def _find_playwright():
+    try:
+        import playwright.sync_api
+    except ImportError:
+        raise ImportError(PLAYWRIGHT_FIX) from None
+    return playwright.sync_api
+
+
 MNIST = Prerequisite(MNIST_MISSING, load_mnist, MnistDataError)
+PLAYWRIGHT = Prerequisite(PLAYWRIGHT_MISSING, _find_playwright, ImportError)
 CHROMIUM = Prerequisite(CHROMIUM_MISSING, _find_chromium, RuntimeError)
+PREREQUISITES = (MNIST, PLAYWRIGHT, CHROMIUM)
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +94,7 @@ def mnist():
 def pytest_runtest_setup(item) -> None:
     """Skip a marked test before its fixtures start anything (a server, a browser)."""
     if item.get_closest_marker("browser"):
+        PLAYWRIGHT.require()
         CHROMIUM.require()
     if item.get_closest_marker("mnist"):
         MNIST.require()
@@ -127,7 +144,7 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {MNIST.reason}")
     if report.skipped:
-        for prerequisite in (MNIST, CHROMIUM):
+        for prerequisite in PREREQUISITES:
             if prerequisite.error and prerequisite.reason in str(report.longrepr):
                 prerequisite.skipped += 1
     setattr(item, f"rep_{report.when}", report)
@@ -138,7 +155,7 @@ def _raised_missing_mnist(excinfo) -> bool:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    for prerequisite in (MNIST, CHROMIUM):
+    for prerequisite in PREREQUISITES:
         if prerequisite.skipped:
             line = f"{prerequisite.missing} ({prerequisite.skipped} tests skipped): {prerequisite.error}"
             terminalreporter.write_line(line, red=True, bold=True)
@@ -146,7 +163,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 def pytest_sessionfinish(session) -> None:
     """Skipped for want of data or a browser is not a pass: CI and a newcomer must notice."""
-    if (MNIST.skipped or CHROMIUM.skipped) and session.exitstatus == pytest.ExitCode.OK:
+    if any(prerequisite.skipped for prerequisite in PREREQUISITES) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_cnn import store
+from mnist_cnn.config import DEFAULT_STROKE_WIDTH
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -35,11 +36,11 @@ def test_draw_tab_invites_drawing_and_names_the_model():
     assert [t.label for t in at.tabs] == ["Draw", "Why?", "My drawings", "Misclassified", "Filters"]
     prediction = [m for m in at.metric if m.label == "Prediction"]
     assert prediction and prediction[0].value == "—"
-    assert "Draw a digit" in texts(at)
+    assert "Draw a digit on the black canvas: the prediction appears after every stroke." in [i.value for i in at.info]
     sidebar = "\n".join(str(m.value) for m in at.sidebar.markdown) + "\n".join(c.value for c in at.sidebar.caption)
     assert "Improved CNN" in sidebar and "shipped with the app" in sidebar
     assert at.sidebar.button(key="retrain").label == "Retrain"
-    assert at.slider(key="stroke_width").value > 0
+    assert at.slider(key="stroke_width").value == DEFAULT_STROKE_WIDTH
 
 
 @pytest.mark.mnist
@@ -88,7 +89,8 @@ def test_filters_tab_shows_32_kernels_and_feature_maps():
     at = run_app("Filters")
     assert sum(len(i.proto.imgs) for i in images(at)) == 6  # colour bar, filter sheet, input, map sheet, 2 patch sheets
     assert "The 32 learned 3×3 filters" in texts(at) and "32 maps of 28×28" in texts(at)
-    assert "test digit" in texts(at) and "What each first-layer filter looks for" in texts(at)
+    assert "responds to in test digit #0 (draw something in the Draw tab to see your own)" in texts(at)
+    assert "What each first-layer filter looks for" in texts(at)
 
 
 def wait_for_training(at: AppTest, timeout: float = 300) -> AppTest:

@@ -505,6 +505,76 @@ def test_the_page_saves_with_one_click_even_when_the_store_was_corrupt(user_home
     assert any(m.value.startswith("**1 drawing**") for m in at.markdown)
 
 
+def stale_click_page():
+    """The label row under the drawing named in session state "shown", while the canvas holds the
+    one named "now": a Save click that reaches the server with a stroke, before its rerun."""
+    import numpy as np
+    import streamlit as st
+    from PIL import Image, ImageDraw
+
+    from mnist_cnn.preprocess import canvas_to_mnist
+    from mnist_cnn.ui import labelling
+    from mnist_cnn.ui.common import current_classifier
+    from mnist_cnn.ui.verdicts import judge
+
+    def drawing(name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A "one" (a vertical stroke) or a "seven" (the same with a bar over it) on the canvas."""
+        paper = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+        pen = ImageDraw.Draw(paper)
+        pen.line([(196, 56), (196, 238)], fill="white", width=18)
+        if name == "seven":
+            pen.line([(84, 56), (196, 56)], fill="white", width=18)
+        rgba = np.asarray(paper)
+        return canvas_to_mnist(rgba), rgba
+
+    clf = current_classifier()
+    shown, rgba = drawing(st.session_state.setdefault("shown", "one"))
+    st.session_state.setdefault("now", st.session_state["shown"])
+    v = judge(shown, clf)
+    labelling.label_row(shown, rgba, v.probs, clf, "canvas", "draw", is_digit=v.is_digit,
+                        current=lambda: drawing(st.session_state["now"]))
+
+
+def stale_click_app():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(stale_click_page, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def test_the_digit_row_follows_each_new_prediction_and_leaves_the_persons_pick_alone():
+    at = stale_click_app()
+    row = lambda: at.segmented_control(key="label_draw")  # noqa: E731
+    assert row().value == 1
+    at.session_state["shown"] = at.session_state["now"] = "seven"
+    at.run()
+    assert row().value == 7, "a new drawing is set to its own prediction"
+    row().set_value(3).run()
+    at.run()
+    assert row().value == 3, "the same drawing keeps the digit the person picked"
+
+
+def test_a_click_that_arrives_with_a_stroke_saves_the_drawing_as_finally_shown():
+    at = stale_click_app()
+    at.session_state["now"] = "seven"  # the canvas has the bar; the row still shows the 1
+    at.button(key="save_draw").click().run()
+    (saved,) = DrawingStore().list()
+    assert (saved.label, saved.prediction) == (7, 7), "the 7 with its own prediction, never the 1"
+    assert [t.value for t in at.toast] == ["Saved as a 7."]
+
+
+def test_a_click_that_arrives_with_a_stroke_after_a_digit_was_picked_saves_nothing_and_says_so():
+    at = stale_click_app()
+    at.segmented_control(key="label_draw").set_value(4).run()  # the person's pick for the 1
+    at.session_state["now"] = "seven"
+    at.button(key="save_draw").click().run()
+    assert DrawingStore().count() == 0
+    from mnist_cnn.ui.labelling import DRAWING_CHANGED
+
+    assert [w.value for w in at.warning] == [DRAWING_CHANGED]
+
+
 def test_the_command_line_imports_counts_deletes_and_asks_before_clearing(tmp_path, capsys, monkeypatch):
     from mnist_cnn.cli import main
 

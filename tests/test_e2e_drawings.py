@@ -11,14 +11,10 @@ import io
 import re
 import zipfile
 
-import pytest
+from mnist_cnn import browser
+from mnist_cnn.drawings import DrawingStore
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-from mnist_cnn import browser  # noqa: E402
-from mnist_cnn.drawings import DrawingStore  # noqa: E402
-
-expect = playwright_sync.expect
+expect = browser.expect
 
 
 def digit_choice(page, digit: int):
@@ -55,3 +51,21 @@ def test_draw_label_save_browse_and_download(page, app_url, app_home, tmp_path):
     assert any(re.fullmatch(r"drawings/7/\w+\.png", n) for n in names)
     assert any(re.fullmatch(r"drawings/originals/7/\w+\.png", n) for n in names)
     assert [(r["label"], r["prediction"], r["source"]) for r in rows] == [("7", "1", "canvas")]
+
+
+SEVEN_BAR = [(0.3, 0.2), (0.5, 0.2), (0.7, 0.2)]  # over a "1" at x=0.7: a 7
+
+
+def test_save_clicked_right_after_the_last_stroke_saves_the_drawing_as_finally_shown(page, app_url, app_home):
+    canvas = browser.open_app(page, app_url)
+    browser.draw(page, canvas, browser.vertical_stroke(0.7, 0.2, 0.85))
+    expect(digit_choice(page, 1)).to_have_attribute("aria-checked", "true", timeout=browser.UI_TIMEOUT_MS)
+    before = DrawingStore(app_home / "drawings.sqlite3").count()
+
+    # The bar makes it a 7; Save is clicked the moment the pen lifts, once, on the row still showing the 1.
+    browser.draw(page, canvas, SEVEN_BAR)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Saved as a 7.")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    saved = DrawingStore(app_home / "drawings.sqlite3").list()
+    assert len(saved) == before + 1
+    assert (saved[0].label, saved[0].prediction) == (7, 7), "the 7 as finally shown, not the 1 before the bar"

@@ -10,13 +10,11 @@ import re
 
 import pytest
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-from mnist_cnn import browser, explain, feature_index  # noqa: E402
+from mnist_cnn import browser, explain, feature_index
 
 INDEX_LIMIT = 3_000
 INDEX_TIMEOUT_MS = 240_000  # the child process loads TensorFlow and reads 6,000 digits on a busy machine
-expect = playwright_sync.expect
+expect = browser.expect
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +53,7 @@ def test_why_tab_explains_a_drawn_one(page, app_url):
     expect(neighbours.locator("img")).to_be_visible(timeout=INDEX_TIMEOUT_MS)
     assert loaded(neighbours.locator("img"))
     expect(why.get_by_text("Where it lands")).to_be_visible()
-    expect(why.get_by_text("is the most common label among them")).to_be_visible()
+    expect(why.get_by_text(re.compile(r"\b1 is the most common label among them\."))).to_be_visible()
 
     # Charts: deletion check, the map, one per what-if slider.
     charts = why.get_by_test_id("stVegaLiteChart")
@@ -66,10 +64,13 @@ def test_why_tab_explains_a_drawn_one(page, app_url):
     expect(edited).to_be_visible()
     assert loaded(edited)
 
-    # Side by side: every shipped model answers the same drawing.
+    # Side by side: the edited drawing (not edited yet) and both shipped models, each saying 1.
     answers = why.get_by_label(re.compile("^answer of "))
-    expect(answers.first).to_be_visible()
-    assert answers.count() >= 3, "the edited drawing's answer plus seed and improved"
+    expect(answers).to_have_count(3)
+    names = [a.get_attribute("aria-label") for a in answers.all()]
+    assert sorted(n.split(" ")[2] for n in names[1:]) == ["improved", "seed"], names
+    for answer in answers.all():
+        assert re.search(r"^1 \d+% sure$", answer.inner_text(), re.MULTILINE), answer.inner_text()
 
     page.get_by_role("tab", name="Draw", exact=True).click()
     expect(browser.prediction_value(page)).to_have_text(re.compile(r"^1"), timeout=browser.UI_TIMEOUT_MS)
@@ -82,5 +83,6 @@ def test_why_tab_without_a_drawing_offers_a_test_digit(page, app_url):
     why = page.get_by_role("tabpanel", name="Why?")
     expect(why.get_by_text("Nothing is drawn yet")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
     why.get_by_role("button", name="Explain this test digit").click()
-    expect(why.get_by_text("test digit #0")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    expect(why.get_by_text("Explaining test digit #0 (a 7): the network says 7")).to_be_visible(
+        timeout=browser.UI_TIMEOUT_MS)
     expect(why.get_by_text("Which strokes decided it")).to_be_visible()

@@ -2,9 +2,9 @@
 
 import pytest
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from mnist_cnn import browser
 
-from mnist_cnn import browser  # noqa: E402
+expect = browser.expect
 
 
 def inside_viewport(box: dict, viewport: dict) -> bool:
@@ -13,23 +13,23 @@ def inside_viewport(box: dict, viewport: dict) -> bool:
 
 
 def test_a_finger_drawn_digit_is_answered_next_to_the_canvas(app_url):
-    with playwright_sync.sync_playwright() as p, browser.phone_page(p) as page:
+    with browser.sync_playwright() as p, browser.phone_page(p) as page:
         page.goto(app_url)
         canvas = page.locator("canvas").last
         canvas.wait_for(state="visible", timeout=browser.UI_TIMEOUT_MS * 2)
         canvas.scroll_into_view_if_needed()
         answer = page.get_by_test_id("phone-answer")
-        playwright_sync.expect(answer).to_have_text("Prediction: —", timeout=browser.UI_TIMEOUT_MS)
+        expect(answer).to_have_text("Prediction: —", timeout=browser.UI_TIMEOUT_MS)
 
         browser.touch_draw(page, canvas, browser.vertical_stroke(0.5, 0.15, 0.85))
-        playwright_sync.expect(answer).to_contain_text("Prediction: 1 ·", timeout=browser.UI_TIMEOUT_MS)
+        expect(answer).to_contain_text("Prediction: 1 ·", timeout=browser.UI_TIMEOUT_MS)
         assert "% sure" in answer.inner_text()
         viewport = page.viewport_size
         assert inside_viewport(canvas.bounding_box(), viewport), "the canvas is on screen"
         assert inside_viewport(answer.bounding_box(), viewport), "and so is the answer, without scrolling"
         # On a wide screen the one-line answer is hidden: the full prediction sits beside the canvas.
         page.set_viewport_size({"width": 1400, "height": 1000})
-        playwright_sync.expect(answer).to_be_hidden()
+        expect(answer).to_be_hidden()
 
 
 def dense(stroke: list[tuple[float, float]], n: int = 8) -> list[tuple[float, float]]:
@@ -41,11 +41,11 @@ def dense(stroke: list[tuple[float, float]], n: int = 8) -> list[tuple[float, fl
 
 
 def test_the_number_canvas_fits_a_phone_and_takes_digits_at_its_far_end(app_url):
-    with playwright_sync.sync_playwright() as p, browser.phone_page(p) as page:
+    with browser.sync_playwright() as p, browser.phone_page(p) as page:
         browser.open_app(page, app_url)
         page.get_by_text("A number", exact=True).first.click()
         canvas = page.locator("canvas").last
-        playwright_sync.expect(page.get_by_text("Write digits side by side")).to_be_visible(
+        expect(page.get_by_text("Write digits side by side")).to_be_visible(
             timeout=browser.UI_TIMEOUT_MS)
         canvas.scroll_into_view_if_needed()
         box, viewport = canvas.bounding_box(), page.viewport_size
@@ -55,4 +55,4 @@ def test_the_number_canvas_fits_a_phone_and_takes_digits_at_its_far_end(app_url)
                        [(0.8, 0.15), (0.95, 0.15), (0.85, 0.9)]):  # a 7 at the far right
             browser.touch_draw(page, canvas, dense(stroke))
             page.wait_for_timeout(300)
-        playwright_sync.expect(browser.prediction_value(page)).to_have_text("47", timeout=browser.UI_TIMEOUT_MS)
+        expect(browser.prediction_value(page)).to_have_text("47", timeout=browser.UI_TIMEOUT_MS)

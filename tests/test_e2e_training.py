@@ -7,10 +7,10 @@ import urllib.request
 
 import pytest
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from mnist_cnn import browser
+from mnist_cnn.config import TRAIN_LIMIT_ENV, TRAINING_ROUTE
 
-from mnist_cnn import browser  # noqa: E402
-from mnist_cnn.config import TRAIN_LIMIT_ENV, TRAINING_ROUTE  # noqa: E402
+expect = browser.expect
 
 pytestmark = pytest.mark.mnist
 RUN_TIMEOUT_MS = 300_000
@@ -40,24 +40,24 @@ def test_another_session_watches_a_run_live_and_sees_it_end(page, app_url):
         # The watcher never clicks: the run's start reruns its page once, then its bar moves on the
         # server's state alone, with no rerun.
         bar = watcher.get_by_role("progressbar", name="Training progress")
-        playwright_sync.expect(bar).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
-        playwright_sync.expect(watcher.get_by_text(re.compile(r"^Epoch \d+/\d+, batch \d+/40$"))).to_be_visible(
+        expect(bar).to_be_visible(timeout=browser.UI_TIMEOUT_MS * 2)
+        expect(watcher.get_by_text(re.compile(r"^Epoch \d+/\d+, batch \d+/40$"))).to_be_visible(
             timeout=RUN_TIMEOUT_MS)
         sent, before = len(reruns), int(bar.get_attribute("aria-valuenow"))
         page.wait_for_function("([el, v]) => +el.getAttribute('aria-valuenow') > v", arg=[bar.element_handle(), before],
                                timeout=RUN_TIMEOUT_MS)
         assert len(reruns) == sent, "the page reran to move its bar"
         assert training_state(app_url)["running"]
-        playwright_sync.expect(watcher.get_by_role("img", name="Loss")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+        expect(watcher.get_by_role("img", name="Loss")).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
 
         # The run's end reruns the watcher's page: the result, the new model's accuracy, the curves stay.
         ended = watcher.get_by_text(re.compile(r"^Trained improved: test accuracy (\d+\.\d+)%"))
-        playwright_sync.expect(ended).to_be_visible(timeout=RUN_TIMEOUT_MS)
-        playwright_sync.expect(bar).to_have_count(0)
-        playwright_sync.expect(watcher.get_by_text(re.compile(r"^New model .* previous model"))).to_be_visible()
-        playwright_sync.expect(watcher.get_by_text(re.compile(r"^Validation after epoch \d+: loss"))).to_be_visible()
-        playwright_sync.expect(watcher.get_by_role("img", name="Accuracy")).to_be_visible()
-        playwright_sync.expect(watcher.get_by_role("button", name="Retrain", exact=True)).to_be_enabled()
+        expect(ended).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        expect(bar).to_have_count(0)
+        expect(watcher.get_by_text(re.compile(r"^New model .* previous model"))).to_be_visible()
+        expect(watcher.get_by_text(re.compile(r"^Validation after epoch \d+: loss"))).to_be_visible()
+        expect(watcher.get_by_role("img", name="Accuracy")).to_be_visible()
+        expect(watcher.get_by_role("button", name="Retrain", exact=True)).to_be_enabled()
         assert len(reruns) <= sent + 2, "the page reran more than once for the run's end"
         assert not training_state(app_url)["running"]
         # 5,120 images make a real, if weaker, model (batch norm's statistics settle even in a short run)
@@ -67,11 +67,11 @@ def test_another_session_watches_a_run_live_and_sees_it_end(page, app_url):
         # Less accurate than the shipped model: its starter chooses, even after reloading the page
         # (a new Streamlit session, the same browser); the watching browser cannot.
         not_theirs = watcher.get_by_text("Whoever started this run decides whether to use it.")
-        playwright_sync.expect(not_theirs).to_be_visible()
+        expect(not_theirs).to_be_visible()
         browser.open_app(trainer, app_url)
         keep = trainer.get_by_test_id("stSidebar").get_by_role("button", name="Keep the current one")
-        playwright_sync.expect(keep).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+        expect(keep).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
         keep.click()
-        playwright_sync.expect(keep).to_have_count(0, timeout=browser.UI_TIMEOUT_MS)
+        expect(keep).to_have_count(0, timeout=browser.UI_TIMEOUT_MS)
     finally:
         trainer.close()

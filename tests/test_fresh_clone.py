@@ -73,3 +73,19 @@ def test_no_test_module_imports_the_tests_folder_by_name():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
             offenders += [f"{path.name}:{node.lineno} imports {n}" for n in names if n.split(".")[0] == "tests"]
     assert not offenders, offenders
+
+
+WITHOUT_PLAYWRIGHT = "import sys; sys.modules['playwright'] = None; import pytest; sys.exit(pytest.main(sys.argv[1:]))"
+
+
+def test_browser_tests_without_playwright_are_skipped_one_by_one_and_fail_the_run():
+    """No Playwright: each browser test is skipped and counted like a missing Chromium (a module-level
+    importorskip skipped whole modules at collection, unseen by the rule, and the run passed)."""
+    r = subprocess.run([sys.executable, "-c", WITHOUT_PLAYWRIGHT, "tests/test_e2e_shell.py", "-q", "-p",
+                        "no:cacheprovider"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    output = r.stdout + r.stderr
+    verdicts = [line for line in output.splitlines() if line.startswith("Playwright not found")]
+    assert len(verdicts) == 1 and "tests skipped" in verdicts[0], output
+    assert "requirements-dev.txt" in verdicts[0] and '-m "not browser"' in verdicts[0]
+    assert " passed" not in output.strip().splitlines()[-1], output  # nothing ran, nothing was hidden
+    assert r.returncode == 1, output

@@ -3,9 +3,12 @@ and an upload for pictures. Nothing here waits for TensorFlow: the model runs in
 
 from __future__ import annotations
 
+import io
+from functools import partial
+
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
+from streamlit_drawable_canvas import CanvasResult, st_canvas
 
 from mnist_cnn import plots
 from mnist_cnn.config import (
@@ -19,7 +22,7 @@ from mnist_cnn.config import (
 )
 from mnist_cnn.inference import Classifier, Verdict
 from mnist_cnn.preprocess import ImageError, canvas_to_mnist, image_to_mnist
-from mnist_cnn.ui.labelling import label_row
+from mnist_cnn.ui.labelling import label_row, send_strokes_before_save
 from mnist_cnn.ui.verdicts import (
     DRAW_HINT,
     NO_PREDICTION,
@@ -34,6 +37,7 @@ MODES = ("One digit", "A number")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 PICTURE_WIDTH = 160
 NO_INK_TEXT = "No digit found in that picture: try one with darker or lighter ink than the paper."
+UPLOAD_KEY = "upload"
 EMPTY_CANVAS_TEXT = "Draw a digit on the black canvas: the prediction appears after every stroke."
 
 
@@ -46,9 +50,10 @@ def phone_answer_html(text: str) -> str:
 
 
 def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str, original=None,
-                    source: str = "canvas") -> Verdict | None:
+                    source: str = "canvas", current=None) -> Verdict | None:
     """The Prediction metric (or "not a digit"), a hedge when unsure, the ten probabilities, the
-    28x28 input, and the row that labels and saves the drawing. Returns the verdict."""
+    28x28 input, and the row that labels and saves the drawing (`current`: see label_row).
+    Returns the verdict."""
     if image is None:
         st.metric("Prediction", NO_PREDICTION)
         st.info(empty_text)
@@ -65,13 +70,36 @@ def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str, 
         st.warning(f"Not sure: {v.hedge}.")
     st.html(plots.prediction_html(v.probs, image))
     if original is not None:
-        label_row(image, original, v.probs, clf, source, key=source, is_digit=v.is_digit)
+        label_row(image, original, v.probs, clf, source, key=source, is_digit=v.is_digit, current=current)
     return v
 
 
 def canvas_key(name: str) -> str:
     """A canvas' widget key; a new generation gives a fresh, empty canvas (after a save)."""
     return f"{name}_{st.session_state.get('canvas_generation', 0)}"
+
+
+def canvas_drawing(key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The 28x28 input and RGBA picture of what the canvas `key` holds now (None: blank), read
+    from its widget state: in a callback, that may be a newer drawing than the script last showed."""
+    state = st.session_state.get(key) or {}
+    url = (state.get("drawing") or {}).get("data")
+    rgba = CanvasResult(None, url, return_image_data=True).image_data if url else None
+    image = canvas_to_mnist(rgba)
+    return None if image is None else (image, rgba)
+
+
+def uploaded_drawing() -> tuple[np.ndarray, bytes] | None:
+    """The 28x28 input and file of the picture the uploader holds now (None: none, no ink, or
+    not a picture)."""
+    upload = st.session_state.get(UPLOAD_KEY)
+    if upload is None:
+        return None
+    try:
+        image = image_to_mnist(io.BytesIO(upload.getvalue()))
+    except ImageError:
+        return None
+    return None if image is None else (image, upload.getvalue())
 
 
 def clear_canvas_if_asked() -> None:
@@ -93,14 +121,16 @@ def digit_panel(clf: Classifier) -> None:
     image = canvas_to_mnist(result.image_data)
     st.session_state["drawing"] = image
     with right:
-        v = show_prediction(image, clf, EMPTY_CANVAS_TEXT, original=result.image_data, source="canvas")
+        v = show_prediction(image, clf, EMPTY_CANVAS_TEXT, original=result.image_data, source="canvas",
+                            current=partial(canvas_drawing, canvas_key("canvas")))
+        send_strokes_before_save(canvas_key("canvas"))
     answer.html(phone_answer_html(phone_answer(v)))
 
 
 @st.fragment
 def upload_panel(clf: Classifier) -> None:
     upload = st.file_uploader("Or upload a picture of a digit", type=UPLOAD_TYPES,
-                              max_upload_size=MAX_UPLOAD_MB, key="upload")
+                              max_upload_size=MAX_UPLOAD_MB, key=UPLOAD_KEY)
     if upload is None:
         return
     try:
@@ -111,7 +141,7 @@ def upload_panel(clf: Classifier) -> None:
     left, right = st.columns(PREDICTION_COLUMNS, gap="large")
     left.image(upload, caption=upload.name, width=PICTURE_WIDTH)
     with right:
-        show_prediction(image, clf, NO_INK_TEXT, original=upload.getvalue(), source="upload")
+        show_prediction(image, clf, NO_INK_TEXT, original=upload.getvalue(), source="upload", current=uploaded_drawing)
 
 
 def render(clf: Classifier) -> None:

@@ -5,41 +5,103 @@ answer is one click, correcting a wrong one is two. Saving happens in the button
 the toast shows and the canvas is cleared for the next drawing in the same rerun. Saving the same
 drawing twice keeps one row (the store's content hash). A store that cannot be written shows one
 line; drawing goes on regardless.
+
+The row's widgets keep their keys from drawing to drawing (one row per canvas or upload): a key
+made from the drawing gave each stroke a new Save button, so a click that landed while a stroke's
+rerun replaced the row was dropped without a word. The digit row is set to each new prediction
+when it changes. A click never saves an earlier drawing than the one on the canvas: it can reach
+the server together with a newer stroke, its callback still holding the drawing before it, and
+then it saves the drawing there now, as that drawing's own row would, or says it saved nothing
+(_save). And since the canvas sends a stroke only 200 ms after the pen lifts, pressing Save first
+has it send at once (labelling.js), so the click cannot overtake the stroke.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import streamlit as st
 
 from mnist_cnn.config import NUM_CLASSES
 from mnist_cnn.drawings import DrawingsError, DrawingStore, png_bytes, to_uint8
+from mnist_cnn.inference import Verdict
 from mnist_cnn.ui.common import session_id
+from mnist_cnn.ui.verdicts import judge
 
+_SEND_FIRST = st.components.v2.component("mnist_draw.send_before_save",
+                                         js=Path(__file__).with_suffix(".js").read_text())
 DIGITS = list(range(NUM_CLASSES))
 ERROR_KEY = "labelling_error"
+PICK_A_DIGIT = "Pick the digit it really is, then press Save."
+DRAWING_CHANGED = ("The drawing changed as you pressed Save, so nothing was saved: check the digit below and "
+                   "press Save again.")
 
 
-def _widget_suffix(image28: np.ndarray, key: str) -> str:
-    """A new drawing gets new widgets, so the row is pre-selected on its own prediction."""
-    return f"{key}_{hashlib.sha1(to_uint8(image28).tobytes()).hexdigest()[:10]}"
+class Shown(NamedTuple):
+    """A drawing as the row shows it: the 28x28 input, the picture kept with it, the
+    probabilities, and the digit the row is set to for it (None: none, not a digit)."""
+
+    image: np.ndarray
+    original: bytes | np.ndarray
+    probs: np.ndarray
+    preselected: int | None
 
 
-def _save(image28: np.ndarray, original: bytes | np.ndarray, probs: np.ndarray, model_id: str, source: str,
-          label_key: str, clear_canvas: bool) -> None:
-    """The Save button's callback: store the drawing, confirm, and ask for a fresh canvas."""
+Current = Callable[[], "tuple[np.ndarray, bytes | np.ndarray] | None"]
+
+
+def drawing_id(image28: np.ndarray | None) -> str | None:
+    """A drawing's identity, to tell the drawing a click was shown with from the one there now."""
+    return None if image28 is None else hashlib.sha1(to_uint8(image28).tobytes()).hexdigest()
+
+
+def preselection(v: Verdict) -> int | None:
+    """The digit the row is set to: the prediction, none for a drawing taken for no digit (one
+    click must not save a letter as the digit it was closest to)."""
+    return v.digit if v.is_digit else None
+
+
+def drawing_now(shown: Shown, current: Current | None, clf) -> Shown | None:
+    """The drawing a click is for: the one shown with the row, or, when the canvas (or upload)
+    holds a newer one (the click reached the server with a stroke, before the rerun that shows
+    it), that one, as its own row would show it. None: nothing is there now. `current` gives
+    what is there (None: a picture that cannot change under a click)."""
+    now = current() if current is not None else (shown.image, shown.original)
+    if now is None:
+        return None
+    image, original = now
+    if drawing_id(image) == drawing_id(shown.image):
+        return shown
+    v = judge(image, clf)
+    return Shown(image, original, v.probs, preselection(v))
+
+
+def _save(shown: Shown, clf, source: str, label_key: str, clear_canvas: bool, current: Current | None) -> None:
+    """The Save button's callback: store the drawing, confirm, and ask for a fresh canvas.
+
+    A click on a drawing that has changed since the row was drawn (a stale click) saves the
+    drawing there now, set to its own prediction, as a click on its own row would; if the person
+    had picked a digit for the earlier drawing, or the canvas is empty now, it saves nothing and
+    says so. It never saves the earlier drawing."""
     label = st.session_state.get(label_key)
+    now = drawing_now(shown, current, clf)
+    if now is not shown:
+        if now is None or label != shown.preselected:
+            st.session_state[ERROR_KEY] = DRAWING_CHANGED
+            return
+        label = now.preselected
     if label is None:
-        st.session_state[ERROR_KEY] = "Pick the digit it really is, then press Save."
+        st.session_state[ERROR_KEY] = PICK_A_DIGIT
         return
     try:
         store = DrawingStore()
-        png = original if isinstance(original, bytes) else png_bytes(original)
-        _, new = store.add(image28, int(label), png, session=session_id(), prediction=int(np.argmax(probs)),
-                           probs=probs, model_id=model_id, source=source)
+        png = now.original if isinstance(now.original, bytes) else png_bytes(now.original)
+        _, new = store.add(now.image, int(label), png, session=session_id(), prediction=int(np.argmax(now.probs)),
+                           probs=now.probs, model_id=clf.model_id, source=source)
     except (DrawingsError, sqlite3.Error, OSError, ValueError) as exc:
         st.session_state[ERROR_KEY] = f"Could not save the drawing: {exc}"
         return
@@ -53,16 +115,35 @@ def _save(image28: np.ndarray, original: bytes | np.ndarray, probs: np.ndarray, 
         st.session_state["clear_canvas"] = True
 
 
+def send_strokes_before_save(canvas_key: str, key: str = "canvas") -> None:
+    """Have the canvas `canvas_key` send its drawing the moment the Save of row `key` is pressed,
+    before the click (labelling.js). Draws nothing; one per page is enough."""
+    _SEND_FIRST(data={"canvas": canvas_key, "save": f"save_{key}"}, key="send_before_save")
+
+
+def _preselect(label_key: str, shown: Shown) -> None:
+    """Set the digit row to the prediction whenever the prediction changes (a new drawing, another
+    model), and leave it to the person in between. The row's key is stable, so a default would
+    hold only on its first showing: its value is set here instead, before it is drawn."""
+    seen_key = f"{label_key}_shown"
+    seen = (drawing_id(shown.image), shown.preselected)
+    if st.session_state.get(seen_key) != seen or label_key not in st.session_state:
+        st.session_state[seen_key] = seen
+        st.session_state[label_key] = shown.preselected
+
+
 def label_row(image28: np.ndarray, original_png: bytes | np.ndarray, probs: np.ndarray, clf, source: str,
-              key: str, is_digit: bool = True) -> None:
+              key: str, is_digit: bool = True, current: Current | None = None) -> None:
     """The ten digits (pre-selected on the prediction) and Save, under a prediction.
 
     `original_png` is the picture as PNG bytes, or the canvas' RGBA array (encoded only when
     saved). `source` is "canvas" (a save also clears the canvas) or "upload". A drawing the app
-    took for no digit (`is_digit` False) gets no pre-selection: one click must not save a letter
-    as the digit it was closest to."""
-    suffix = _widget_suffix(image28, key)
-    label_key = f"label_{suffix}"
+    took for no digit (`is_digit` False) gets no pre-selection. `current` gives the drawing the
+    canvas (or upload) holds, and its picture, when Save is clicked (see _save)."""
+    probs = np.asarray(probs, np.float32)
+    shown = Shown(image28, original_png, probs, int(np.argmax(probs)) if is_digit else None)
+    label_key = f"label_{key}"
+    _preselect(label_key, shown)
     if is_digit:
         st.caption("Is that right? Pick the digit it really is and save it, to teach the app your handwriting "
                    "(see the My drawings tab).")
@@ -71,11 +152,9 @@ def label_row(image28: np.ndarray, original_png: bytes | np.ndarray, probs: np.n
                    "(see the My drawings tab).")
     digits, save = st.columns([6, 1], vertical_alignment="center")
     with digits:
-        st.segmented_control("The digit it really is", DIGITS, default=int(np.argmax(probs)) if is_digit else None,
-                             key=label_key, label_visibility="collapsed")
+        st.segmented_control("The digit it really is", DIGITS, key=label_key, label_visibility="collapsed")
     with save:
-        st.button("Save", key=f"save_{suffix}", type="primary", on_click=_save,
-                  args=(image28, original_png, np.asarray(probs, np.float32), clf.model_id, source, label_key,
-                        source == "canvas"))
+        st.button("Save", key=f"save_{key}", type="primary", on_click=_save,
+                  args=(shown, clf, source, label_key, source == "canvas", current))
     if ERROR_KEY in st.session_state:
         st.warning(st.session_state.pop(ERROR_KEY))

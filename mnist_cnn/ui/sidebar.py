@@ -35,8 +35,8 @@ def model_label(entry: store.ModelEntry) -> str:
 
 
 def model_info(clf: Classifier) -> None:
+    """The model in use (its heading is reserve()'s)."""
     meta = clf.entry.meta
-    st.subheader("Model")
     entries = {str(e.path): e for e in store.available_models()}
     current = str(clf.path)
     paths = list(entries)
@@ -172,8 +172,20 @@ def run_panel() -> None:
         run_monitor.render(state, run_monitor.PROGRESS)
 
 
-def render(clf: Classifier) -> None:
-    with st.sidebar:
+def reserve():
+    """The sidebar's first line, drawn before the page's body; returns the place for the rest.
+
+    Streamlit shows the sidebar only once it holds an element. Drawn last, on a page's first run
+    it appeared after the canvas and pushed it 300 px right (and the intro onto a second line,
+    22 px down): a stroke begun on the canvas as it showed landed elsewhere, or off it. This is
+    cheap, so the page's layout is final before the canvas shows."""
+    st.sidebar.subheader("Model")
+    return st.sidebar.container()
+
+
+def render(clf: Classifier, place=None) -> None:
+    """The sidebar's content, in `place` (reserve()'s) or at the end of the sidebar."""
+    with place if place is not None else st.sidebar:
         model_info(clf)
         retrain_controls(clf)
         run_panel()

@@ -108,10 +108,28 @@ def cmd_train_drawings(args: argparse.Namespace) -> None:
     out = args.out or store.user_model_path("improved-drawings")
     result = train_for_drawings(base, epochs=args.epochs, seed=args.seed, progress=_print_progress)
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train-drawings"))
+    fit_verdict(entry.path)
     if args.activate:
         store.set_current_model(out)
     print(f"read-drawings model: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "
           f"{result.seconds:.0f}s for {plural(result.epochs, 'epoch')}; saved {entry.path}")
+
+
+def fit_verdict(path: Path) -> None:
+    from mnist_cnn.notdigit import fit_into_sidecar
+
+    fitted = fit_into_sidecar(path)
+    print(f"not-a-digit verdict with this model: threshold {fitted['threshold']:.2f} at weight {fitted['weight']} "
+          f"(flags at most {fitted['budget']:.1%} of held-back digits); kept in {path.with_suffix('.json')}")
+
+
+def cmd_fit_verdict(args: argparse.Namespace) -> None:
+    from mnist_cnn import store
+
+    path = Path(args.model) if args.model else store.current_model_path()
+    if not path.is_file():
+        raise ValueError(f"{path} is not a model file; give a .keras file made by train or train-drawings.")
+    fit_verdict(path)
 
 
 def cmd_train_gate(args: argparse.Namespace) -> None:
@@ -192,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_keras_path, help="where to save it (default: the shipped gate's file)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.set_defaults(func=cmd_train_gate)
+
+    p = sub.add_parser("fit-verdict", help="fit the not-a-digit verdict of a digit model with the shipped gate")
+    p.add_argument("--model", help="a .keras file (default: the current model)")
+    p.set_defaults(func=cmd_fit_verdict)
 
     p = sub.add_parser("evaluate", help="score a model on the MNIST test set")
     p.add_argument("--model", help="a .keras file (default: the current model)")

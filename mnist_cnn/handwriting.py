@@ -3,13 +3,15 @@ the reader.
 
 MNIST is one kind of handwriting, scanned and normalised in 1994. People draw on a canvas with a
 mouse or a finger: one pen width for the whole digit whatever its size (so a small digit has a
-thick pen), round stroke ends, their own shapes for a 1, a 4 or a 7. Three sources stand in for
-them, each through the app's own preprocessing (normalize_ink), so the network learns what the
-Draw tab really gives it:
+thick pen), round stroke ends, their own shapes for a 1, a 4 or a 7; a scan is coarse and often
+black and white. These sources stand in for them, each through the app's own preprocessing
+(normalize_ink), so the network learns what the Draw tab really gives it:
 
 - pen digits: strokes.py's glyphs drawn at a canvas' pen widths and sizes;
 - font digits: digits in the handwriting fonts Debian packages (fonts-comic-neue, fonts-klee, ...),
   slanted, rotated, thickened or thinned like a pen would;
+- coarse scans: MNIST digits sampled down to 10-20 pixels, often thresholded;
+- letters, signs and crossed-out digits, for what is not a digit;
 - a held-out pen style (HELD_OUT_GLYPHS) and held-out font families that training never sees,
   to measure what the reader learned in general rather than on what it was shown.
 """
@@ -42,6 +44,9 @@ CANVAS_HEIGHTS = (0.2, 0.9)  # a digit's height on the canvas, as a share of the
 DEFAULT_PEN_SHARE = 0.6  # most people never touch the pen width slider
 MAX_SHEAR = 0.35
 MAX_ROTATION_DEG = 12.0
+SCAN_SIDES = (10, 21)  # a coarse scan's resolution, in pixels across a digit's 28x28 field
+SCAN_BINARY_SHARE = 0.5  # scanned in black and white, no grey
+SCAN_SHARE = 0.2  # of drawing_like's images, when it is given MNIST to scan
 
 # A pen style nobody trains on: shapes that strokes.DIGITS does not have, each in one stroke.
 HELD_OUT_GLYPHS: dict[int, Glyph] = {
@@ -130,7 +135,7 @@ def _collect(n: int, make, seed: int) -> tuple[np.ndarray, np.ndarray]:
         if image is not None:
             images.append(image)
             labels.append(digit)
-    return np.stack(images).astype(np.float32), np.asarray(labels, np.int64)
+    return np.asarray(images, np.float32).reshape(-1, 28, 28), np.asarray(labels, np.int64)
 
 
 def pen_digits(n: int, seed: int = 0, held_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -148,11 +153,41 @@ def font_digits(n: int, seed: int = 0, held_out: bool = False) -> tuple[np.ndarr
     return _collect(n, lambda d, rng: font_char(str(d), fonts[int(rng.integers(len(fonts)))], rng), seed)
 
 
-def drawing_like(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n training images, half pen digits and half font digits (all pen when no font is there)."""
-    fonts_x, fonts_y = font_digits(n // 2, seed=seed)
-    pen_x, pen_y = pen_digits(n - len(fonts_x), seed=seed + 1)
-    return np.concatenate([fonts_x, pen_x]), np.concatenate([fonts_y, pen_y])
+def scanned(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """An MNIST digit (28x28 uint8) as a coarse scan shows it: sampled down to SCAN_SIDES pixels,
+    often thresholded to black and white, blown up again, then preprocessed."""
+    side = int(rng.integers(*SCAN_SIDES))
+    small = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BOX))
+    binary = rng.random() < SCAN_BINARY_SHARE
+    if binary:
+        small = np.where(small > rng.uniform(60, 160), 255, 0).astype(np.uint8)
+    resample = Image.Resampling.NEAREST if binary else Image.Resampling.BILINEAR
+    return normalize_ink(np.asarray(Image.fromarray(small).resize((side * 6, side * 6), resample)))
+
+
+def scanned_digits(images: np.ndarray, labels: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n coarse scans of digits drawn at random from (images, labels)."""
+    rng = np.random.default_rng(seed)
+    out, out_labels = [], []
+    while len(out) < n:
+        i = int(rng.integers(len(images)))
+        image = scanned(images[i], rng)
+        if image is not None:
+            out.append(image)
+            out_labels.append(int(labels[i]))
+    return np.stack(out).astype(np.float32), np.asarray(out_labels, np.int64)
+
+
+def drawing_like(n: int, seed: int = 0, mnist: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """n training images: pen digits, font digits (none when no font is there) and, given MNIST
+    (images, labels), coarse scans of its digits."""
+    scans = scanned_digits(*mnist, int(n * SCAN_SHARE), seed=seed + 2) if mnist is not None else None
+    rest = n - (len(scans[0]) if scans else 0)
+    fonts_x, fonts_y = font_digits(rest // 2, seed=seed)
+    pen_x, pen_y = pen_digits(rest - len(fonts_x), seed=seed + 1)
+    parts = [(fonts_x, fonts_y), (pen_x, pen_y), *([scans] if scans else [])]
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
 
 # Letters and signs that do not look like a digit (no O, I, l, S, Z, B, G, b, g, q, D, ...).

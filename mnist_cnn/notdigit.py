@@ -43,6 +43,11 @@ DEFAULT_THRESHOLD = 0.5
 LETTER_SHARE = 0.3  # of the non-digits: hand-drawn letters (what people write most)
 FONT_SHARE = 0.15
 RANDOM_SHARE = 0.15  # random strokes: breadth, so unseen kinds of marks are not taken for digits
+SIDECAR_KEY = "not_a_digit"  # a digit model's fitted say in the verdict (with_the_reader)
+WEIGHT = 1.0  # how much the digit model's doubt counts beside the gate's log-odds
+COMBINED_BUDGET = 0.003  # share of held-back digits the combined verdict may flag
+ODDS_EPS = 1e-7
+WIDTHS = (32, 64, 64, 128)  # the three convolutions' filters and the dense layer's units
 THRESHOLD_DRAWINGS = 5_000  # drawn digits the threshold is checked on, besides held-back MNIST
 
 
@@ -54,9 +59,9 @@ class Sizes:
     non_digits: int = 24_000
     pairs: int = 3_000
     halves: int = 3_000
-    epochs: int = 4
+    epochs: int = 8
     drawn_digits: int = 12_000  # handwriting.py: canvas-pen and handwriting-font digits
-    font_letters: int = 12_000  # letters and signs in handwriting fonts
+    font_letters: int = 20_000  # letters and signs in handwriting fonts
     crossed_out: int = 3_000  # a digit with strokes across it
 
 
@@ -89,6 +94,59 @@ class Gate:
 
     def is_digit(self, images: np.ndarray) -> np.ndarray:
         return ~self.flags(self.not_digit_score(images))
+
+
+def log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), ODDS_EPS, 1 - ODDS_EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def with_the_reader(gate: Gate, not_digit: np.ndarray, digit_probs: np.ndarray, meta: dict) -> np.ndarray:
+    """Whether each input is not a digit, the gate and the digit model deciding together.
+
+    A digit model trained with made-up non-digits (train_drawings: outlier exposure) is unsure of
+    what is not a digit, so its confidence is a second opinion: the score is the gate's log-odds
+    minus WEIGHT times the model's log-odds of its top digit, against a threshold fitted for this
+    model and this gate (fit_with_the_reader, kept in the model's sidecar). A model without one
+    (the seed, a retrained or fine-tuned model) or fitted with another gate: the gate alone."""
+    fitted = meta.get(SIDECAR_KEY) or {}
+    if fitted.get("gate") != gate.clf.model_id:
+        return gate.flags(not_digit)
+    score = log_odds(not_digit) - fitted["weight"] * log_odds(np.max(digit_probs, axis=-1))
+    return score > fitted["threshold"]
+
+
+def fit_with_the_reader(clf, gate: Gate | None = None, seed: int = 0) -> dict:
+    """The threshold of with_the_reader for a digit model (anything with predict_proba): at
+    most COMBINED_BUDGET of held-back MNIST digits, and of made-up drawn digits training did not
+    use, are flagged. Returns the entry for the model's sidecar."""
+    from mnist_cnn.data import load_mnist
+
+    gate = gate or load_gate()
+    (x_train, y_train), _ = load_mnist()
+    held_back = x_train[-5_000:], y_train[-5_000:]
+    digits = [held_back[0].astype(np.float32) / 255.0,
+              drawing_like(THRESHOLD_DRAWINGS, seed=seed + 20, mnist=held_back)[0]]
+    thresholds = []
+    for x in digits:
+        score = (log_odds(gate.not_digit_score(x))
+                 - WEIGHT * log_odds(clf.predict_proba(x).max(axis=1)))
+        thresholds.append(float(np.quantile(score, 1.0 - COMBINED_BUDGET)))
+    return {"gate": gate.clf.model_id, "weight": WEIGHT, "threshold": max(thresholds), "budget": COMBINED_BUDGET}
+
+
+def fit_into_sidecar(model_path: Path, seed: int = 0) -> dict:
+    """Fit with_the_reader for the model at `model_path` with the shipped gate and keep the
+    result in the model's sidecar; returns it."""
+    import json
+
+    from mnist_cnn import store
+    from mnist_cnn.inference import load_classifier
+
+    fitted = fit_with_the_reader(load_classifier(model_path), seed=seed)
+    meta = {**store.read_meta(model_path), SIDECAR_KEY: fitted}
+    store.write_text_atomically(store.sidecar_path(model_path), json.dumps(meta, indent=2) + "\n")
+    return fitted
 
 
 def load_gate(path: str | Path | None = None) -> Gate:
@@ -194,7 +252,7 @@ def training_set(x_train: np.ndarray, sizes: Sizes = FULL, seed: int = 0) -> tup
     others = [normalize_ink(draw_kind(_non_digit_kind(rng), TRAIN, rng)) for _ in range(sizes.non_digits)]
     pairs = _pairs(x_train, sizes.pairs, rng)
     halves = _halves(x_train, sizes.halves, rng)
-    drawn = list(drawing_like(sizes.drawn_digits, seed=seed + 10)[0])
+    drawn = list(drawing_like(sizes.drawn_digits, seed=seed + 10, mnist=(x_train, np.zeros(len(x_train))))[0])
     letters = list(font_letters(sizes.font_letters, seed=seed + 11))
     crossed = list(crossed_out_digits(sizes.crossed_out, seed=seed + 12))
     groups = [(list(mnist), DIGIT), (canvas, DIGIT), (pen, DIGIT), (drawn, DIGIT), (others, NOT_DIGIT),
@@ -206,25 +264,25 @@ def training_set(x_train: np.ndarray, sizes: Sizes = FULL, seed: int = 0) -> tup
 
 # ---------- the network ----------
 
-def build_gate():
-    """conv(16) → pool → conv(32) → pool → conv(32) → dense(64) → 3 classes; about 60k
-    parameters, only layers the NumPy forward pass knows. The first layers are named like the
-    digit models' (conv1, relu1) so the same Classifier tools apply."""
+def build_gate(widths: tuple[int, int, int, int] = WIDTHS):
+    """conv → pool → conv → pool → conv → dense → 3 classes, `widths` wide; only layers the
+    NumPy forward pass knows. The first layers are named like the digit models' (conv1, relu1)
+    so the same Classifier tools apply."""
     import keras
     from keras import layers
 
     return keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(16, 3, padding="same", name="conv1"),
+        layers.Conv2D(widths[0], 3, padding="same", name="conv1"),
         layers.Activation("relu", name="relu1"),
         layers.MaxPooling2D(2, name="pool1"),
-        layers.Conv2D(32, 3, padding="same", name="conv2"),
+        layers.Conv2D(widths[1], 3, padding="same", name="conv2"),
         layers.Activation("relu", name="relu2"),
         layers.MaxPooling2D(2, name="pool2"),
-        layers.Conv2D(32, 3, name="conv3"),
+        layers.Conv2D(widths[2], 3, name="conv3"),
         layers.Activation("relu", name="relu3"),
         layers.Flatten(name="flatten"),
-        layers.Dense(64, activation="relu", name="dense1"),
+        layers.Dense(widths[3], activation="relu", name="dense1"),
         layers.Dropout(0.3, name="dropout1"),
         layers.Dense(3, name="logits"),
         layers.Activation("softmax", name="softmax"),
@@ -255,7 +313,8 @@ def train_gate(out: Path = GATE_PATH, sizes: Sizes = FULL, seed: int = 0) -> dic
     rng = np.random.default_rng(seed + 1)
     mnist_check = np.concatenate([held_back.astype(np.float32) / 255.0,
                                   np.stack(_canvas_digits(held_back[:2_000], rng))])
-    drawn_check = drawing_like(THRESHOLD_DRAWINGS, seed=seed + 20)[0]  # digits training did not see
+    drawn_check = drawing_like(THRESHOLD_DRAWINGS, seed=seed + 20,  # digits training did not see
+                               mnist=(held_back, np.zeros(len(held_back))))[0]
     threshold = max(choose_threshold(model.predict(x[..., None], batch_size=500, verbose=0)[:, NOT_DIGIT])
                     for x in (mnist_check, drawn_check))
     meta = {"arch": "notdigit", "threshold": threshold, "flag_budget": FLAG_BUDGET, "classes": list(CLASS_NAMES),

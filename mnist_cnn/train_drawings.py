@@ -91,7 +91,7 @@ def train_for_drawings(base_path, epochs: int | None = None, drawings: int = DRA
     (x_train, y_train), (x_test, y_test) = load_mnist()
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]
-    x_draw, y_draw = drawing_like(drawings, seed=seed)
+    x_draw, y_draw = drawing_like(drawings, seed=seed, mnist=(x_train, y_train))
     x_out = outliers(outlier_images, seed=seed + 1)
     x = np.concatenate([x_train, *(np.round(a * 255).astype(np.uint8) for a in (x_draw, x_out))])
     y = np.concatenate([y_train, y_draw, np.full(len(x_out), OUTLIER, np.int64)])

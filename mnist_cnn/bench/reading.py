@@ -37,15 +37,14 @@ FULL, QUICK = Sizes(2_000, 600, 300, True), Sizes(100, 60, 20, False)
 def app_reads(clf, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the digit the model reads, whether the app shows it as a digit) for each 28x28 input."""
     from mnist_cnn.inference import NUMPY_MAX_BATCH
-    from mnist_cnn.notdigit import NOT_DIGIT, default_gate
+    from mnist_cnn.notdigit import NOT_DIGIT, default_gate, with_the_reader
     from mnist_cnn.ui.verdicts import is_flat
 
     gate = default_gate()
     step = NUMPY_MAX_BATCH
-    digits = np.concatenate([clf.predict_proba(images[i:i + step]).argmax(1) for i in range(0, len(images), step)])
-    scores = gate.probs(images)[:, NOT_DIGIT]
-    shown = ~gate.flags(scores) & ~np.array([is_flat(im) for im in images])
-    return digits, shown
+    probs = np.concatenate([clf.predict_proba(images[i:i + step]) for i in range(0, len(images), step)])
+    flagged = with_the_reader(gate, gate.probs(images)[:, NOT_DIGIT], probs, clf.entry.meta)
+    return probs.argmax(1), ~flagged & ~np.array([is_flat(im) for im in images])
 
 
 def _pct(x: float) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 
 from mnist_cnn import segment
 from mnist_cnn.inference import Classifier, Verdict, verdict
-from mnist_cnn.notdigit import NOT_DIGIT, NOT_ONE_DIGIT, gate_or_none
+from mnist_cnn.notdigit import NOT_DIGIT, NOT_ONE_DIGIT, gate_or_none, with_the_reader
 
 NOT_A_DIGIT = "This does not look like a digit"
 NOT_A_DIGIT_VALUE = "not a digit"
@@ -28,18 +28,23 @@ def is_flat(image: np.ndarray) -> bool:
     return lay is not None and lay.flat
 
 
-def gate_says(image: np.ndarray) -> tuple[bool, bool]:
+def gate_says(image: np.ndarray, digit_probs: np.ndarray | None = None,
+              clf: Classifier | None = None) -> tuple[bool, bool]:
     """(looks like a digit, looks like several digits run together): not flat, and the not-a-digit
-    gate's verdict (a small NumPy network beside the digit model), from one pass of it. A gate that
-    cannot load never stops a prediction: a digit, and nothing said about several (the reason is
-    logged once)."""
+    gate's verdict (a small NumPy network beside the digit model), from one pass of it, with the
+    digit model's own doubt when its `digit_probs` are given (notdigit.with_the_reader). A gate
+    that cannot load never stops a prediction: a digit, and nothing said about several (the
+    reason is logged once)."""
     if is_flat(image):
         return False, False
     gate = gate_or_none()
     if gate is None:
         return True, False
     probs = gate.probs(image[None])[0]
-    is_digit = not gate.flags(probs[NOT_DIGIT])
+    if digit_probs is not None and clf is not None:
+        is_digit = not bool(with_the_reader(gate, probs[NOT_DIGIT], digit_probs, clf.entry.meta))
+    else:
+        is_digit = not gate.flags(probs[NOT_DIGIT])
     return is_digit, is_digit and bool(probs[NOT_ONE_DIGIT] > SEVERAL_DIGITS_AT)
 
 
@@ -51,7 +56,7 @@ def looks_like_a_digit(image: np.ndarray) -> bool:
 def judge(image: np.ndarray, clf: Classifier) -> Verdict:
     """The model's verdict on one 28x28 image, with the not-a-digit gate's say."""
     v = verdict(clf.predict_proba(image[None])[0])
-    v.is_digit, v.several = gate_says(image)
+    v.is_digit, v.several = gate_says(image, v.probs, clf)
     return v
 
 

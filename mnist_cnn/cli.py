@@ -104,7 +104,7 @@ def cmd_train_drawings(args: argparse.Namespace) -> None:
     from mnist_cnn import store
     from mnist_cnn.train_drawings import train_for_drawings
 
-    base = None if args.base == "none" else (args.base or store.shipped_model_path("improved"))
+    base = args.base
     out = args.out or store.user_model_path("improved-drawings")
     result = train_for_drawings(base, epochs=args.epochs, seed=args.seed, progress=_print_progress)
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train-drawings"))
@@ -116,6 +116,7 @@ def cmd_train_drawings(args: argparse.Namespace) -> None:
 
 
 def fit_verdict(path: Path) -> None:
+    import_tensorflow_quietly()  # scoring thousands of digits at once goes through TensorFlow
     from mnist_cnn.notdigit import fit_into_sidecar
 
     fitted = fit_into_sidecar(path)
@@ -197,10 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activate", action="store_true", help="make the new model the app's current one")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("train-drawings", help="go on training a model on MNIST and made-up handwriting")
-    p.add_argument("--base", help="the .keras model to start from (default: the shipped improved model; "
-                                  "'none' trains from scratch)")
-    p.add_argument("--epochs", type=_epochs, help="epochs (default: the recipe's own)")
+    p = sub.add_parser("train-drawings", help="train on MNIST and made-up handwriting (the shipped improved model)")
+    p.add_argument("--base", type=_keras_path, help="a .keras model to go on from (default: train from scratch, "
+                                                    "as the shipped improved model)")
+    p.add_argument("--epochs", type=_epochs, help="epochs (default: 12 from scratch, 5 from a model)")
     p.add_argument("--out", type=_keras_path, help="where to save the .keras file (default: the user models folder)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     p.add_argument("--activate", action="store_true", help="make the new model the app's current one")

@@ -19,6 +19,11 @@ from mnist_cnn.config import IMAGE_SIZE, NUM_CLASSES
 from mnist_cnn.inference import NUMPY_MAX_BATCH  # batches up to this size run in NumPy, never in TensorFlow
 
 ATTRIBUTION_STEPS = 16  # IG path in one NumPy batch; 8 ranked pixels as well but missed the sum by up to 48%
+# The path's steps crowd near the blank canvas (alpha = u**3): a network trained on drawings moves
+# most between no ink and a trace of it (its score rose 4.6 of 20 between alpha 0 and 0.005), which
+# evenly spaced steps skip; over 60 test digits the sum missed the score by 4.7% (median) and up to
+# 65% with even steps, 2.2% and 24% with these.
+PATH_POWER = 3
 NEIGHBOURS = 8
 DELETION_FRACTIONS = np.linspace(0.0, 1.0, 11)  # share of the ink deleted at each point of the curve
 PATCHES_PER_FILTER = 9
@@ -79,7 +84,8 @@ def attribution(clf, image: np.ndarray, against: str = AGAINST_OTHERS) -> np.nda
         raise ValueError(f"against must be {AGAINST_OTHERS!r} or {AGAINST_RUNNER_UP!r}, not {against!r}")
     x = _image(image)
     top, runner_up = top_two(clf, x)
-    alphas = (np.arange(ATTRIBUTION_STEPS, dtype=np.float32) + 0.5) / ATTRIBUTION_STEPS
+    u = (np.arange(ATTRIBUTION_STEPS, dtype=np.float32) + 0.5) / ATTRIBUTION_STEPS
+    alphas, weights = u ** PATH_POWER, PATH_POWER * u ** (PATH_POWER - 1) / ATTRIBUTION_STEPS
     path = alphas[:, None, None, None] * x[None, :, :, None]
     contrast = np.zeros(NUM_CLASSES, np.float32)
     if against == AGAINST_OTHERS:
@@ -89,7 +95,7 @@ def attribution(clf, image: np.ndarray, against: str = AGAINST_OTHERS) -> np.nda
     contrast[top] = 1.0
     direction = np.broadcast_to(contrast, (ATTRIBUTION_STEPS, NUM_CLASSES))
     _, grads = backprop.logits_and_gradient(_network(clf), path, direction)
-    return (x * grads.mean(axis=0)[..., 0]).astype(np.float32)
+    return (x * np.tensordot(weights, grads[..., 0], axes=1)).astype(np.float32)
 
 
 def contrast_logit(logits: np.ndarray, top: int, against: str = AGAINST_OTHERS, runner_up: int | None = None) -> float:

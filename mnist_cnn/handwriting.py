@@ -32,14 +32,17 @@ FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home
 FONT_SIZE = 96
 # File-name stems of the handwriting fonts, by Debian package; the two lists share no family.
 TRAIN_FONTS = ("ComicNeue", "dkg", "BecauseWeBuild", "BecauseWeConnect", "BecauseWeCreate", "BecauseWeMentor",
-               "DancingScript", "KaushanScript", "KleeOne", "Rufscript", "Delphine", "TomsonTalks", "YuseiMagic",
-               "CabinSketch", "Ecolier", "femkeklaver", "LeckerliOne", "DejaVuSans", "LiberationSans")
-HELD_OUT_FONTS = ("Humor-Sans", "Kristi", "Purisa", "SteveHand", "Breip", "breipfont", "BecauseWeLearn",
-                  "BecauseWeOrganize")
+               "BecauseWeLearn", "DancingScript", "KaushanScript", "KleeOne", "Rufscript", "Delphine", "TomsonTalks",
+               "YuseiMagic", "CabinSketch", "Ecolier", "femkeklaver", "LeckerliOne", "Purisa", "Breip", "breipfont",
+               "lobster", "TypoScript", "Joscelyn", "Havana", "Z003", "URWGothic", "URWBookman-LightItalic",
+               "NimbusSans-Italic", "C059-Italic", "P052-Italic", "OpenDyslexic-", "kiloji", "DejaVuSans",
+               "LiberationSans")
+HELD_OUT_FONTS = ("Humor-Sans", "Kristi", "SteveHand", "BecauseWeOrganize")
 FONT_PACKAGES = ("fonts-comic-neue fonts-dkg-handwriting fonts-breip fonts-bwht fonts-dancingscript "
                  "fonts-femkeklaver fonts-humor-sans fonts-kaushanscript fonts-klee fonts-kristi fonts-rufscript "
                  "fonts-sjfonts fonts-tomsontalks fonts-yusei-magic fonts-cabinsketch fonts-tlwg-purisa-otf "
-                 "fonts-ecolier-court fonts-leckerli-one")
+                 "fonts-ecolier-court fonts-leckerli-one fonts-lobster fonts-levien-typoscript fonts-joscelyn "
+                 "fonts-havana fonts-urw-base35 fonts-ecolier-lignes-court fonts-opendyslexic fonts-kiloji")
 CANVAS_HEIGHTS = (0.2, 0.9)  # a digit's height on the canvas, as a share of the canvas
 DEFAULT_PEN_SHARE = 0.6  # most people never touch the pen width slider
 MAX_SHEAR = 0.35

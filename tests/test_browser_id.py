@@ -4,9 +4,10 @@ import asyncio
 import re
 from http.cookies import Morsel, SimpleCookie
 
+import live_http
+
 from mnist_cnn.config import BROWSER_COOKIE
 from mnist_cnn.ui import browser_id
-from tests import live_http
 
 
 def serve(cookie: bytes | None = None, accept: bytes = b"text/html") -> dict:

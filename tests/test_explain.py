@@ -14,21 +14,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bounds import floor
 
 from mnist_cnn import backprop, explain, feature_index, plots, store
-from tests.bounds import floor
 
 FAITHFUL_DIGITS = 120  # the benchmark measures 500; this is enough to tell the orders apart
 # Faithfulness floors: the count a true rate stays above with probability 0.999 over
-# FAITHFUL_DIGITS (tests/bounds.py), at rates measured on the benchmark's 500 test digits.
-# Deletion curves (docs/BENCHMARKS.md, section 9; AUC 0.270 vs 0.499 random, 0.323 brightest):
-BEATS_RANDOM_RATE = 0.948  # 474 of 500 digits: most-attributed-first deletion under random's curve
-BEATS_BRIGHTEST_RATE = 0.722  # 361 of 500: under brightest-first deletion's curve
+# FAITHFUL_DIGITS (tests/bounds.py), at rates measured with the shipped improved model on 500
+# other test digits (#1000-1499), for the drawings-trained model of 2026-12-04:
+BEATS_RANDOM_RATE = 0.864  # 432 of 500 digits: most-attributed-first deletion under random's curve
+BEATS_BRIGHTEST_RATE = 0.704  # 352 of 500: under brightest-first deletion's curve
 # Erasing 10% of the ink, judged by the Keras model's own predict (not the explain module's
 # NumPy pass): the most-attributed pixels lowered the predicted digit's probability more than as
-# many random ink pixels on 487 of 500 digits, more than the least-attributed ones on 499.
+# many random ink pixels on 467 of 500 digits, more than the least-attributed ones on 481. (The
+# MNIST-only model of before: 474, 361, 487 and 499; the drawings-trained one is surer of a digit
+# whose ink is partly gone, so erasing a tenth of it more often changes nothing either way.)
 ERASED_SHARE = 0.1
-TOP_BEATS_RANDOM_RATE, TOP_BEATS_LEAST_RATE = 0.974, 0.998
+TOP_BEATS_RANDOM_RATE, TOP_BEATS_LEAST_RATE = 0.934, 0.962
 INDEX_LIMIT = 3_000  # training and test images in the tests' index (the app indexes all 70,000)
 AGREEMENT_DIGITS = 300
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,8 +105,8 @@ def test_attribution_is_faithful_not_a_copy_of_the_ink(improved_clf, test_images
     curves = explain.deletion_curves(improved_clf, test_images[0][:FAITHFUL_DIGITS])
     auc = {name: explain.area_under(curve) for name, curve in curves.items()}
     n = FAITHFUL_DIGITS
-    assert (auc["attributed"] < auc["random"]).sum() >= floor(BEATS_RANDOM_RATE, n)  # 105 of 120
-    assert (auc["attributed"] < auc["brightest"]).sum() >= floor(BEATS_BRIGHTEST_RATE, n)  # 71 of 120
+    assert (auc["attributed"] < auc["random"]).sum() >= floor(BEATS_RANDOM_RATE, n)
+    assert (auc["attributed"] < auc["brightest"]).sum() >= floor(BEATS_BRIGHTEST_RATE, n)
 
 
 def test_erasing_the_ink_the_map_ranks_highest_lowers_the_answer_most(improved_clf, test_images):
@@ -123,8 +125,8 @@ def test_erasing_the_ink_the_map_ranks_highest_lowers_the_answer_most(improved_c
     answer = probs[:n].argmax(axis=1)
     after = probs[n:].reshape(n, 3, 10)[np.arange(n), :, answer]  # (digit, erased: top, random, least)
     drop = probs[np.arange(n), answer][:, None] - after
-    assert (drop[:, 0] > drop[:, 1]).sum() >= floor(TOP_BEATS_RANDOM_RATE, n)  # 110 of 120
-    assert (drop[:, 0] > drop[:, 2]).sum() >= floor(TOP_BEATS_LEAST_RATE, n)  # 117 of 120
+    assert (drop[:, 0] > drop[:, 1]).sum() >= floor(TOP_BEATS_RANDOM_RATE, n)
+    assert (drop[:, 0] > drop[:, 2]).sum() >= floor(TOP_BEATS_LEAST_RATE, n)
 
 
 def test_attribution_of_a_blank_canvas_is_zero(improved_clf):

@@ -210,8 +210,9 @@ def test_the_shipped_recipe_is_estimated_at_about_the_time_it_took():
 
 
 def test_a_short_run_is_estimated_with_the_workers_start_and_finish():
-    """A 3,000-image run of the improved network took 29.6-30.6 s from the worker's start to its end."""
-    assert 25 <= estimate_seconds("improved", 5, 3_000) <= 35
+    """A 3,000-image run is mostly the worker's start and finish (TensorFlow's import, MNIST,
+    saving): the estimate counts them, and the fitting on top of them."""
+    assert WORKER_START_S < estimate_seconds("improved", 5, 3_000) < 3 * WORKER_START_S
 
 
 @pytest.mark.mnist

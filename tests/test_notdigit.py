@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bounds import ceiling, floor
 
 from mnist_cnn import nondigits
 from mnist_cnn.notdigit import GATE_PATH, load_gate
 from mnist_cnn.preprocess import canvas_to_mnist
 from mnist_cnn.strokes import drawn_digit
 from mnist_cnn.synthetic import canvas_set
-from tests.bounds import ceiling, floor
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT_SEED = 2024  # training draws from nondigits.TRAIN with seed 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bounds import floor
 from PIL import Image, ImageDraw
 
 from mnist_cnn.config import NUMBER_CANVAS, STROKE_WIDTH_RANGE
@@ -14,7 +15,6 @@ from mnist_cnn.numbers import read_number
 from mnist_cnn.preprocess import canvas_to_digits
 from mnist_cnn.strokes import DIGITS, arc, line, random_digit_glyph, write_glyphs
 from mnist_cnn.synthetic_numbers import compose_number, number_set
-from tests.bounds import floor
 
 ROOT = Path(__file__).resolve().parent.parent
 N_NUMBERS = 100  # per spacing; the benchmark reads 300

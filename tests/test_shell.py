@@ -8,15 +8,15 @@ import json
 import re
 import struct
 
+import live_http
 import numpy as np
 import pytest
+from bounds import floor
 from PIL import Image
 
 from mnist_cnn.config import MAX_PREDICT_PNG_BYTES, PREDICT_ROUTE
 from mnist_cnn.synthetic import canvas_set
 from mnist_cnn.ui import shell
-from tests import live_http
-from tests.bounds import floor
 
 PAGE = (b'<!DOCTYPE html><html><head><link rel="preload" href="./static/media/SourceSansVF-Upright.ttf.x1.woff2" '
         b'as="font"><script type="module" crossorigin src="./static/js/index.js"></script></head><body></body></html>')

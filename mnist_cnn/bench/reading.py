@@ -103,6 +103,8 @@ def table(quick: bool = False) -> list[str]:
     read_row("digits in the held-out pen style", *hw.pen_digits(sizes.digits, seed=101, held_out=True), GOAL_DRAWN)
     read_row("digits in the training pen styles, unseen samples", *hw.pen_digits(sizes.digits, seed=104), GOAL_DRAWN)
     _, (x_test, y_test) = load_mnist()
+    read_row("coarse scans of MNIST test digits (10-20 px, half black and white)",
+             *hw.scanned_digits(x_test, y_test, sizes.digits, seed=107), GOAL_DRAWN)
     x_test = x_test[: sizes.digits * 5].astype(np.float32) / 255.0
     y_test = y_test[: len(x_test)]
     digits, shown = app_reads(clf, x_test)

@@ -30,7 +30,7 @@ def test_a_finetune_learns_a_personal_style_and_keeps_mnist(style_store, tmp_pat
     from mnist_cnn.inference import load_classifier
 
     reports = []
-    result = finetune(store.shipped_model_path("improved"), epochs=2, limit=2048, progress=reports.append, seed=0)
+    result = finetune(store.shipped_model_path("improved"), epochs=2, progress=reports.append, seed=0)
     e = result.extra
     assert e["drawings_trained"] + e["drawings_held_out"] == STYLE_DRAWINGS and e["drawings_held_out"] >= 20
     assert e["held_out_accuracy_after"] > e["held_out_accuracy_before"]  # on drawings it never trained on

@@ -1,7 +1,7 @@
 import sys
 
 try:
-    from mnist_cnn.cli import main
+    from mnist_cnn.cli.main import main
 except KeyboardInterrupt:  # Ctrl-C while Python is still loading the command line
     print("interrupted; nothing was saved", file=sys.stderr)
     sys.exit(130)

@@ -1,12 +1,12 @@
 """Shared fixtures, and what happens when MNIST or Chromium is missing.
 
-Tests find MNIST exactly as the app does (mnist_cnn.data: MNIST_DATA_DIR, else the Keras cache,
+Tests find MNIST exactly as the app does (mnist_cnn.data.mnist: MNIST_DATA_DIR, else the Keras cache,
 else a download). A test needs MNIST if it uses the `mnist` fixture or carries the `mnist`
 marker; tests in tests/test_e2e*.py drive Chromium through Playwright and are marked `browser`
 automatically. When one of these is missing, the tests that need it are skipped, the others
 still run, and the run ends with one line naming the fix and a non-zero exit code. `-m "not
 browser"` leaves the browser tests out on a machine without Chromium or Playwright. (So the
-browser test modules import without Playwright: they use mnist_cnn.browser's expect, which
+browser test modules import without Playwright: they use bench.browser's expect, which
 imports it when called. A module-level importorskip would skip a whole module at collection,
 where this rule does not see it.)
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_cnn.data import MnistDataError, load_mnist
+from mnist_cnn.data.mnist import MnistDataError, load_mnist
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -62,7 +62,7 @@ class Prerequisite:
 
 
 def _find_chromium() -> str:
-    from mnist_cnn.browser import chromium_path
+    from bench.browser import chromium_path
 
     try:
         return chromium_path()
@@ -109,16 +109,16 @@ def user_home(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_clf():
-    from mnist_cnn.inference import load_classifier
-    from mnist_cnn.store import shipped_model_path
+    from mnist_cnn.network.inference import load_classifier
+    from mnist_cnn.network.store import shipped_model_path
 
     return load_classifier(shipped_model_path("seed"))
 
 
 @pytest.fixture(scope="session")
 def improved_clf():
-    from mnist_cnn.inference import load_classifier
-    from mnist_cnn.store import shipped_model_path
+    from mnist_cnn.network.inference import load_classifier
+    from mnist_cnn.network.store import shipped_model_path
 
     return load_classifier(shipped_model_path("improved"))
 
@@ -187,7 +187,7 @@ def app_env(app_home) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def app_url(app_env, tmp_path_factory):
     """`streamlit run app.py` for one test module; its log is kept beside the temporary home."""
-    from mnist_cnn import browser
+    from bench import browser
 
     log = tmp_path_factory.mktemp("app_log") / "streamlit.log"
     with browser.running_app(env=app_env, log_path=log) as url:
@@ -204,7 +204,7 @@ def page(app_url, page_size, request):
     """A Chromium page; a failing test leaves its screenshot in tests/artifacts/."""
     from playwright.sync_api import sync_playwright
 
-    from mnist_cnn import browser
+    from bench import browser
 
     with sync_playwright() as p, browser.browser_page(p, *page_size) as page:
         yield page

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_cnn import store
 from mnist_cnn.config import DEFAULT_STROKE_WIDTH
+from mnist_cnn.network import store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -191,7 +191,7 @@ def _loaded_libraries(pid: int) -> str:
 def test_the_server_loads_what_a_first_visit_needs_before_it_answers_without_tensorflow(tmp_path):
     """`streamlit run app.py` warms up before its health check answers (app.py's st.App): once it
     answers, pandas (which Streamlit needs for the canvas) is loaded, TensorFlow still is not."""
-    from mnist_cnn import browser
+    from bench import browser
 
     with browser.running_server(env={"MNIST_DRAW_HOME": str(tmp_path)}) as (_, server):
         libraries = _loaded_libraries(server.pid)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_cnn import store
-from mnist_cnn.bench import report
+from bench import report
+from mnist_cnn.network import store
 
 ROOT = Path(__file__).resolve().parent.parent
 

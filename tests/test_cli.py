@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_cnn.config import LOW_CONFIDENCE, REPO_ROOT
-from mnist_cnn.preprocess import image_to_mnist
+from mnist_cnn.reading.preprocess import image_to_mnist
 
 
 def run_cli(*args, timeout=300, **env):
@@ -115,12 +115,12 @@ def test_help_bad_arguments_and_predict_do_not_wait_for_tensorflow(tmp_path):
     one.save(picture)
     for args in (("--help",), ("train", "--epochs", "zero"), ("predict", picture)):
         modules = _imported_modules(*args)
-        assert "mnist_cnn.cli" in modules, args
+        assert "mnist_cnn.cli.main" in modules, args
         assert not {"tensorflow", "keras"} & modules, args
 
 
 def test_architecture_names_match_the_models():
-    from mnist_cnn.cli import ARCHITECTURE_NAMES
-    from mnist_cnn.model import ARCHITECTURES
+    from mnist_cnn.cli.main import ARCHITECTURE_NAMES
+    from mnist_cnn.training.architectures import ARCHITECTURES
 
     assert set(ARCHITECTURE_NAMES) == set(ARCHITECTURES)

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from mnist_cnn import data
-from mnist_cnn.data import IDX_FILES, IMAGES_MAGIC, LABELS_MAGIC, MnistDataError, download_mnist, load_mnist
+from mnist_cnn.data import mnist as data
+from mnist_cnn.data.mnist import IDX_FILES, IMAGES_MAGIC, LABELS_MAGIC, MnistDataError, download_mnist, load_mnist
 
 # Digits per class in the official MNIST splits.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

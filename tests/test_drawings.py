@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_cnn import drawings_io
-from mnist_cnn.drawings import (
+from bench.style import style_set
+from mnist_cnn.drawings import folders as drawings_io
+from mnist_cnn.drawings.store import (
     SCHEMA_VERSION,
     DrawingsError,
     DrawingStore,
@@ -27,7 +28,6 @@ from mnist_cnn.drawings import (
     default_path,
     png_bytes,
 )
-from mnist_cnn.style import style_set
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,8 +139,8 @@ def test_the_held_out_split_stays_fixed_as_drawings_are_added():
 WRITER = textwrap.dedent("""
     import sys
     import numpy as np
-    from mnist_cnn.drawings import DrawingStore, png_bytes
-    from mnist_cnn.drawings_io import import_folder
+    from mnist_cnn.drawings.store import DrawingStore, png_bytes
+    from mnist_cnn.drawings.folders import import_folder
     store = DrawingStore()
     report = import_folder(store, sys.argv[1])
     worker = int(sys.argv[2])
@@ -209,7 +209,7 @@ def test_a_store_that_cannot_be_opened_is_reported_and_left_where_it_is(user_hom
 
 NOT_ALLOWED = textwrap.dedent("""
     import sys
-    from mnist_cnn.drawings import DrawingsError, DrawingStore
+    from mnist_cnn.drawings.store import DrawingsError, DrawingStore
     try:
         DrawingStore(sys.argv[1])
     except DrawingsError as exc:
@@ -236,7 +236,7 @@ def test_a_store_this_user_may_not_read_keeps_every_drawing(tmp_path):
 RECOVER = textwrap.dedent("""
     import sys
     import numpy as np
-    from mnist_cnn.drawings import DrawingStore, png_bytes
+    from mnist_cnn.drawings.store import DrawingStore, png_bytes
 
     for i in range(10):
         image = np.zeros((28, 28), np.uint8)
@@ -512,10 +512,10 @@ def stale_click_page():
     import streamlit as st
     from PIL import Image, ImageDraw
 
-    from mnist_cnn.preprocess import canvas_to_mnist
+    from mnist_cnn.reading.preprocess import canvas_to_mnist
+    from mnist_cnn.reading.verdicts import judge
     from mnist_cnn.ui import labelling
     from mnist_cnn.ui.common import current_classifier
-    from mnist_cnn.ui.verdicts import judge
 
     def drawing(name: str) -> tuple[np.ndarray, np.ndarray]:
         """A "one" (a vertical stroke) or a "seven" (the same with a bar over it) on the canvas."""
@@ -576,7 +576,7 @@ def test_a_click_that_arrives_with_a_stroke_after_a_digit_was_picked_saves_nothi
 
 
 def test_the_command_line_imports_counts_deletes_and_asks_before_clearing(tmp_path, capsys, monkeypatch):
-    from mnist_cnn.cli import main
+    from mnist_cnn.cli.main import main
 
     assert main(["drawings", "import", str(make_picture_folder(tmp_path / "pics", n=10))]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "added 10 drawings (0:1  1:1  2:1  3:1  4:1  5:1  6:1  7:1  " \

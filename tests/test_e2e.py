@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mnist_cnn import browser
+from bench import browser
 
 expect = browser.expect
 

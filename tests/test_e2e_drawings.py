@@ -11,8 +11,8 @@ import io
 import re
 import zipfile
 
-from mnist_cnn import browser
-from mnist_cnn.drawings import DrawingStore
+from bench import browser
+from mnist_cnn.drawings.store import DrawingStore
 
 expect = browser.expect
 

@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from mnist_cnn import browser, explain, feature_index
+from bench import browser
+from mnist_cnn.explain import explain, feature_index
 
 INDEX_LIMIT = 3_000
 INDEX_TIMEOUT_MS = 240_000  # the child process loads TensorFlow and reads 6,000 digits on a busy machine

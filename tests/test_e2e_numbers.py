@@ -3,11 +3,11 @@
 
 import numpy as np
 
-from mnist_cnn import browser
+from bench import browser
 from mnist_cnn.config import NUMBER_CANVAS
-from mnist_cnn.drawings import DrawingStore
-from mnist_cnn.nondigits import LETTERS
-from mnist_cnn.strokes import DIGITS, place_glyphs
+from mnist_cnn.data.nondigits import LETTERS
+from mnist_cnn.data.strokes import DIGITS, place_glyphs
+from mnist_cnn.drawings.store import DrawingStore
 
 expect = browser.expect
 

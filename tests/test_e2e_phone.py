@@ -2,7 +2,7 @@
 
 import pytest
 
-from mnist_cnn import browser
+from bench import browser
 
 expect = browser.expect
 

@@ -6,8 +6,8 @@ a person draws it; the canvas renders it with its own pen, and the app reads wha
 
 import re
 
-from mnist_cnn import browser
-from mnist_cnn.ui.verdicts import NOT_A_DIGIT_VALUE
+from bench import browser
+from mnist_cnn.reading.verdicts import NOT_A_DIGIT_VALUE
 
 
 def expect(page, text: str) -> None:

@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 
-from mnist_cnn import browser
+from bench import browser
 from mnist_cnn.config import PREDICT_ROUTE
-from mnist_cnn.ui.shell import SHELL_ID
+from mnist_cnn.ui.server.shell import SHELL_ID
 
 expect = browser.expect
 

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from mnist_cnn import browser
+from bench import browser
 from mnist_cnn.config import TRAIN_LIMIT_ENV, TRAINING_ROUTE
 
 expect = browser.expect

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mnist_cnn.evaluate import mistakes_table, report_from_probabilities
+from mnist_cnn.training.evaluate import mistakes_table, report_from_probabilities
 
 
 def test_report_counts_mistakes_confusion_and_classes():

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from bounds import floor
 
-from mnist_cnn import backprop, explain, feature_index, plots, store
+from mnist_cnn.explain import explain, feature_index
+from mnist_cnn.network import backprop, store
+from mnist_cnn.ui import plots
 
 FAITHFUL_DIGITS = 120  # the benchmark measures 500; this is enough to tell the orders apart
 # Faithfulness floors: the count a true rate stays above with probability 0.999 over

@@ -8,9 +8,10 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_cnn import drawings_io, store
-from mnist_cnn.drawings import DrawingStore, NewDrawing, png_bytes
-from mnist_cnn.style import style_inputs
+from bench.style import style_inputs
+from mnist_cnn.drawings import folders as drawings_io
+from mnist_cnn.drawings.store import DrawingStore, NewDrawing, png_bytes
+from mnist_cnn.network import store
 
 pytestmark = pytest.mark.mnist
 STYLE_DRAWINGS = 200
@@ -26,8 +27,8 @@ def style_store(user_home) -> DrawingStore:
 
 
 def test_a_finetune_learns_a_personal_style_and_keeps_mnist(style_store, tmp_path):
-    from mnist_cnn.finetune import finetune
-    from mnist_cnn.inference import load_classifier
+    from mnist_cnn.network.inference import load_classifier
+    from mnist_cnn.training.finetune import finetune
 
     reports = []
     result = finetune(store.shipped_model_path("improved"), epochs=2, progress=reports.append, seed=0)
@@ -48,8 +49,8 @@ def test_a_finetune_learns_a_personal_style_and_keeps_mnist(style_store, tmp_pat
 
 
 def test_a_cancelled_finetune_returns_nothing(style_store):
-    from mnist_cnn.finetune import finetune
-    from mnist_cnn.train import TrainingCancelled
+    from mnist_cnn.training.finetune import finetune
+    from mnist_cnn.training.train import TrainingCancelled
 
     cancel = threading.Event()
     with pytest.raises(TrainingCancelled):
@@ -58,7 +59,7 @@ def test_a_cancelled_finetune_returns_nothing(style_store):
 
 
 def test_without_saved_drawings_the_finetune_says_how_to_add_some(user_home):
-    from mnist_cnn.finetune import finetune
+    from mnist_cnn.training.finetune import finetune
 
     with pytest.raises(ValueError, match="no saved drawings.*Draw tab"):
         finetune(store.shipped_model_path("seed"))

@@ -21,10 +21,11 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from mnist_cnn import notdigit, store
 from mnist_cnn.config import CANVAS_SIZE, PREDICT_ROUTE, REPO_ROOT
-from mnist_cnn.notdigit import GATE_PATH
-from mnist_cnn.preprocess import canvas_to_mnist
+from mnist_cnn.network import store
+from mnist_cnn.reading import notdigit
+from mnist_cnn.reading.notdigit import GATE_PATH
+from mnist_cnn.reading.preprocess import canvas_to_mnist
 
 HELD_OUT_SEED = 2024
 
@@ -79,17 +80,18 @@ def broken_gate(request, monkeypatch, tmp_path) -> Path:
 
 
 def gate_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "mnist_cnn.notdigit" and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records
+            if r.name == "mnist_cnn.reading.notdigit" and r.levelno == logging.WARNING]
 
 
 def test_without_a_usable_gate_every_prediction_still_works_and_one_warning_says_why(broken_gate, improved_clf,
                                                                                      caplog, capsys, tmp_path):
-    from mnist_cnn.cli_predict import predict_files
-    from mnist_cnn.numbers import read_number
-    from mnist_cnn.ui.shell import answer_png
-    from mnist_cnn.ui.verdicts import judge
+    from mnist_cnn.cli.predict import predict_files
+    from mnist_cnn.reading.numbers import read_number
+    from mnist_cnn.reading.verdicts import judge
+    from mnist_cnn.ui.server.shell import answer_png
 
-    with caplog.at_level(logging.WARNING, logger="mnist_cnn.notdigit"):
+    with caplog.at_level(logging.WARNING, logger="mnist_cnn.reading.notdigit"):
         v = judge(canvas_to_mnist(ONE), improved_clf)  # the Draw tab's one-digit mode
         assert (v.digit, v.is_digit, v.several) == (1, True, False)
         letter = judge(canvas_to_mnist(LETTER_X), improved_clf)
@@ -109,7 +111,7 @@ def test_without_a_usable_gate_every_prediction_still_works_and_one_warning_says
 
 
 def test_once_the_gate_file_is_back_a_letter_is_not_a_digit_again(monkeypatch, tmp_path, improved_clf):
-    from mnist_cnn.ui.verdicts import judge
+    from mnist_cnn.reading.verdicts import judge
 
     path = broken_gate_file("missing", tmp_path)
     fresh_gate(monkeypatch, path)
@@ -125,7 +127,7 @@ def show_one(path: str) -> None:
     """AppTest script: the one-digit mode's prediction panel for the image saved at `path`."""
     import numpy as np
 
-    from mnist_cnn.inference import load_classifier
+    from mnist_cnn.network.inference import load_classifier
     from mnist_cnn.ui import draw
 
     draw.show_prediction(np.load(path), load_classifier(), "Draw a digit")
@@ -143,8 +145,8 @@ def prediction_panel(image: np.ndarray, tmp_path: Path) -> AppTest:
 @pytest.fixture(scope="module")
 def pair_and_single(mnist, improved_clf) -> tuple[np.ndarray, np.ndarray]:
     """Two MNIST test digits side by side that the gate takes for several, and one it takes for one."""
-    from mnist_cnn.synthetic_numbers import compose_number
-    from mnist_cnn.ui.verdicts import judge
+    from mnist_cnn.data.synthetic_numbers import compose_number
+    from mnist_cnn.reading.verdicts import judge
 
     x_test = mnist[1][0]
     rng = np.random.default_rng(HELD_OUT_SEED)
@@ -156,7 +158,7 @@ def pair_and_single(mnist, improved_clf) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_two_digits_in_one_digit_mode_get_the_hint_to_choose_a_number(pair_and_single, tmp_path):
-    from mnist_cnn.ui.verdicts import SEVERAL_DIGITS
+    from mnist_cnn.reading.verdicts import SEVERAL_DIGITS
 
     pair, single = pair_and_single
     at = prediction_panel(pair, tmp_path)
@@ -178,7 +180,7 @@ def test_without_a_gate_two_digits_get_a_prediction_and_no_hint(pair_and_single,
 # ---------- warm-up ----------
 
 def test_a_failing_warm_up_is_logged_and_the_server_still_starts(monkeypatch, caplog):
-    from mnist_cnn.ui import startup
+    from mnist_cnn.ui.server import startup
 
     def broken_warm_up() -> float:
         raise store.ModelStoreError("Model file /somewhere/improved.keras is not a loadable .keras model.")
@@ -189,15 +191,15 @@ def test_a_failing_warm_up_is_logged_and_the_server_still_starts(monkeypatch, ca
         async with startup.lifespan(None):
             return True  # the server would take requests here
 
-    with caplog.at_level(logging.INFO, logger="mnist_cnn.ui.startup"):
+    with caplog.at_level(logging.INFO, logger="mnist_cnn.ui.server.startup"):
         assert asyncio.run(serve())
-    failed = [r for r in caplog.records if r.name == "mnist_cnn.ui.startup" and r.levelno == logging.ERROR]
+    failed = [r for r in caplog.records if r.name == "mnist_cnn.ui.server.startup" and r.levelno == logging.ERROR]
     assert len(failed) == 1 and "warm-up failed" in failed[0].getMessage()
 
 
 SERVER_WITH_A_BROKEN_GATE = """
 import pathlib, sys
-from mnist_cnn import notdigit
+from mnist_cnn.reading import notdigit
 notdigit.GATE_PATH = pathlib.Path(sys.argv[1])
 from streamlit.web import cli
 sys.argv = ["streamlit", "run", sys.argv[2], "--server.port", sys.argv[3], "--server.address", "127.0.0.1",
@@ -209,7 +211,7 @@ sys.exit(cli.main())
 def test_a_server_with_a_broken_current_model_and_gate_serves_the_page_and_predicts(tmp_path, user_home):
     """The real server: the current model's file is damaged and the gate's is missing; it starts,
     serves the page, and its first-second canvas still reads a 1."""
-    from mnist_cnn import browser
+    from bench import browser
 
     broken = store.user_models_dir() / "improved-20261201-101010.keras"
     broken.parent.mkdir(parents=True)

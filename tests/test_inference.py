@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from mnist_cnn import store
 from mnist_cnn.config import REPO_ROOT
-from mnist_cnn.data import to_model_input
-from mnist_cnn.inference import load_classifier, verdict
+from mnist_cnn.data.mnist import to_model_input
+from mnist_cnn.network import store
+from mnist_cnn.network.inference import load_classifier, verdict
 
 
 def test_default_is_the_shipped_improved_model():
@@ -76,7 +76,7 @@ def test_numpy_fast_path_matches_tensorflow(arch, mnist, request):
 def test_drawing_needs_no_tensorflow(mnist, tmp_path):
     """Loading the model and answering a drawing must not wait seconds for TensorFlow to import."""
     np.save(tmp_path / "digit.npy", mnist[1][0][0] / 255.0)
-    code = ("import sys, numpy as np; from mnist_cnn.inference import load_classifier; "
+    code = ("import sys, numpy as np; from mnist_cnn.network.inference import load_classifier; "
             f"p = load_classifier().predict_proba(np.load({str(tmp_path / 'digit.npy')!r})[None]); "
             "print(int(p.argmax()), 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
@@ -85,8 +85,8 @@ def test_drawing_needs_no_tensorflow(mnist, tmp_path):
 
 
 def test_models_fastpath_cannot_run_use_tensorflow(monkeypatch, mnist):
-    from mnist_cnn import fastpath
-    from mnist_cnn.inference import Classifier
+    from mnist_cnn.network import fastpath
+    from mnist_cnn.network.inference import Classifier
 
     def unsupported(*args, **kwargs):
         raise fastpath.UnsupportedLayer("pretend")

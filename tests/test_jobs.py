@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mnist_cnn import jobs, store, worker
-from mnist_cnn.jobs import (
+from mnist_cnn.network import store
+from mnist_cnn.training import jobs, worker
+from mnist_cnn.training.jobs import (
     CANCELLED,
     FAILED,
     FINISHED,
@@ -149,7 +150,7 @@ def test_a_failing_run_says_why_in_one_sentence(monkeypatch, tmp_path):
 
 SERVER = """
 import sys, time
-from mnist_cnn.jobs import TrainingJobs
+from mnist_cnn.training.jobs import TrainingJobs
 run = TrainingJobs()
 run.start("seed", 20, 100, limit=30000)
 deadline = time.monotonic() + 300
@@ -217,8 +218,8 @@ def test_a_short_run_is_estimated_with_the_workers_start_and_finish():
 
 @pytest.mark.mnist
 def test_a_finetune_on_saved_drawings_runs_through_the_same_worker(user_home):
-    from mnist_cnn.drawings import DrawingStore, NewDrawing, png_bytes
-    from mnist_cnn.style import style_inputs
+    from bench.style import style_inputs
+    from mnist_cnn.drawings.store import DrawingStore, NewDrawing, png_bytes
 
     images, labels, canvases = style_inputs(60, seed=3)
     drawings = [NewDrawing(images[i], int(labels[i]), png_bytes(canvases[i]), "writer") for i in range(60)]

@@ -1,6 +1,6 @@
 import pytest
 
-from mnist_cnn.model import ARCHITECTURES, FIRST_CONV, build_model, get_arch
+from mnist_cnn.training.architectures import ARCHITECTURES, FIRST_CONV, build_model, get_arch
 
 
 def test_seed_model_is_the_tutorials():
@@ -42,7 +42,7 @@ def test_unknown_architecture_is_a_clear_error():
 
 
 def test_short_runs_let_batch_norm_forget_its_starting_statistics():
-    from mnist_cnn.model import BN_START_WEIGHT, batch_norm_momentum
+    from mnist_cnn.training.architectures import BN_START_WEIGHT, batch_norm_momentum
 
     assert batch_norm_momentum(2_345) == 0.99  # a default run (60,000 images × 5 epochs) keeps Keras' default
     for steps in (20, 235, 500):

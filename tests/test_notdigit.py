@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from bounds import ceiling, floor
 
-from mnist_cnn import nondigits
-from mnist_cnn.notdigit import GATE_PATH, load_gate
-from mnist_cnn.preprocess import canvas_to_mnist
-from mnist_cnn.strokes import drawn_digit
-from mnist_cnn.synthetic import canvas_set
+from mnist_cnn.data import nondigits
+from mnist_cnn.data.strokes import drawn_digit
+from mnist_cnn.data.synthetic import canvas_set
+from mnist_cnn.reading.notdigit import GATE_PATH, load_gate
+from mnist_cnn.reading.preprocess import canvas_to_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT_SEED = 2024  # training draws from nondigits.TRAIN with seed 0
@@ -66,7 +66,7 @@ def test_digits_drawn_on_a_canvas_are_not_flagged(gate, mnist):
 
 
 def test_digits_drawn_with_a_pen_are_not_flagged(gate):
-    from mnist_cnn.preprocess import normalize_ink
+    from mnist_cnn.reading.preprocess import normalize_ink
 
     rng = np.random.default_rng(HELD_OUT_SEED)
     images = [normalize_ink(drawn_digit(d % 10, rng)) for d in range(500)]
@@ -75,7 +75,7 @@ def test_digits_drawn_with_a_pen_are_not_flagged(gate):
 
 def test_gate_is_shipped_and_runs_without_tensorflow():
     assert GATE_PATH.is_file() and GATE_PATH.with_suffix(".json").is_file()
-    code = ("import sys, numpy as np; from mnist_cnn.notdigit import load_gate; g = load_gate(); "
+    code = ("import sys, numpy as np; from mnist_cnn.reading.notdigit import load_gate; g = load_gate(); "
             "print(g.not_digit_score(np.zeros((2, 28, 28), np.float32)).shape, 'tensorflow' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
@@ -96,13 +96,13 @@ def on_canvas(draw) -> np.ndarray:
                                    lambda d: d.line([(100, 140), (180, 150)], fill="white", width=30)],
                          ids=["a short dash", "a dot", "a thick short bar"])
 def test_a_dot_or_a_dash_is_not_a_digit_though_scaled_up_it_looks_like_a_0(shape):
-    from mnist_cnn.ui.verdicts import looks_like_a_digit
+    from mnist_cnn.reading.verdicts import looks_like_a_digit
 
     assert not looks_like_a_digit(on_canvas(shape))
 
 
 def test_no_mnist_digit_or_drawn_digit_is_too_flat_to_be_one(mnist):
-    from mnist_cnn.ui.verdicts import is_flat
+    from mnist_cnn.reading.verdicts import is_flat
 
     x_test, y_test = mnist[1]
     assert not any(is_flat(x / 255.0) for x in x_test[:2000])
@@ -111,8 +111,8 @@ def test_no_mnist_digit_or_drawn_digit_is_too_flat_to_be_one(mnist):
 
 
 def test_two_digits_side_by_side_get_the_hint_to_read_a_number_and_single_digits_do_not(mnist, improved_clf):
-    from mnist_cnn.synthetic_numbers import compose_number
-    from mnist_cnn.ui.verdicts import judge
+    from mnist_cnn.data.synthetic_numbers import compose_number
+    from mnist_cnn.reading.verdicts import judge
 
     x_test, y_test = mnist[1]
     rng = np.random.default_rng(HELD_OUT_SEED)

@@ -11,10 +11,10 @@ from bounds import floor
 from PIL import Image, ImageDraw
 
 from mnist_cnn.config import NUMBER_CANVAS, STROKE_WIDTH_RANGE
-from mnist_cnn.numbers import read_number
-from mnist_cnn.preprocess import canvas_to_digits
-from mnist_cnn.strokes import DIGITS, arc, line, random_digit_glyph, write_glyphs
-from mnist_cnn.synthetic_numbers import compose_number, number_set
+from mnist_cnn.data.strokes import DIGITS, arc, line, random_digit_glyph, write_glyphs
+from mnist_cnn.data.synthetic_numbers import compose_number, number_set
+from mnist_cnn.reading.numbers import read_number
+from mnist_cnn.reading.preprocess import canvas_to_digits
 
 ROOT = Path(__file__).resolve().parent.parent
 N_NUMBERS = 100  # per spacing; the benchmark reads 300
@@ -83,8 +83,8 @@ def test_touching_digits_are_cut_apart(improved_clf, mnist):
     """Two digits joined into one stroke still read as two digits, each normalised alone."""
     _, (x_test, y_test) = mnist
     canvas, text = next(number_set(x_test[y_test == 0], y_test[y_test == 0], 1, "touching", (3, 3), seed=3))
-    from mnist_cnn import segment
-    from mnist_cnn.preprocess import ink_from_rgba
+    from mnist_cnn.reading import segment
+    from mnist_cnn.reading.preprocess import ink_from_rgba
 
     assert len(segment._strokes(segment._ink_mask(ink_from_rgba(canvas)))[1]) == 1  # really one stroke
     assert read_number(improved_clf, canvas).text == "000"
@@ -138,10 +138,10 @@ def test_cli_predict_reads_numbers_and_says_not_a_digit(tmp_path):
     Image.fromarray(255 - write_glyphs([DIGITS[2][0], DIGITS[0][0], DIGITS[2][0], DIGITS[6][0]],
                                        NUMBER_CANVAS, rng)[..., 0]).save(year)  # dark ink on white paper
     letter = tmp_path / "letter.png"
-    from mnist_cnn.nondigits import LETTERS
+    from mnist_cnn.data.nondigits import LETTERS
 
     Image.fromarray(write_glyphs([LETTERS["W"]], (280, 280), rng, height=0.6)[..., 0]).save(letter)
-    code = ("import sys; from mnist_cnn.cli_predict import predict_files; code = predict_files(sys.argv[1:]); "
+    code = ("import sys; from mnist_cnn.cli.predict import predict_files; code = predict_files(sys.argv[1:]); "
             "print('tensorflow' in sys.modules); sys.exit(code)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, "-c", code, str(year), str(letter), str(tmp_path / "missing.png")],

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_cnn.preprocess import ImageError, canvas_to_mnist, image_to_mnist, naive_resize
-from mnist_cnn.synthetic import SCHEMES, canvas_set, paste_on_canvas
+from mnist_cnn.data.synthetic import SCHEMES, canvas_set, paste_on_canvas
+from mnist_cnn.reading.preprocess import ImageError, canvas_to_mnist, image_to_mnist, naive_resize
 
 N_CANVASES = 600
 

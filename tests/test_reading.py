@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from bounds import floor
 
-from mnist_cnn import handwriting as hw
-from mnist_cnn.bench.reading import app_reads
-from mnist_cnn.preprocess import canvas_to_mnist
-from mnist_cnn.strokes import write_glyphs
+from bench.reading import app_reads
+from mnist_cnn.data import handwriting as hw
+from mnist_cnn.data.strokes import write_glyphs
+from mnist_cnn.reading.preprocess import canvas_to_mnist
 
 # The rates docs/BENCHMARKS.md measured (bench --area reading, 2,000 of each), from which each
 # floor is derived: the count a true rate this high stays above with probability 0.999.
@@ -23,7 +23,7 @@ N = 300
 
 @pytest.fixture(scope="module")
 def clf():
-    from mnist_cnn.inference import load_classifier
+    from mnist_cnn.network.inference import load_classifier
 
     return load_classifier()
 
@@ -72,10 +72,10 @@ def test_letters_in_unseen_fonts_are_not_taken_for_digits(clf):
 
 @pytest.mark.mnist
 def test_a_finetune_on_half_of_a_persons_drawings_halves_the_errors_on_the_other_half(user_home, tmp_path):
-    from mnist_cnn import store
-    from mnist_cnn.drawings import DrawingStore, NewDrawing, png_bytes
-    from mnist_cnn.finetune import finetune
-    from mnist_cnn.inference import load_classifier
+    from mnist_cnn.drawings.store import DrawingStore, NewDrawing, png_bytes
+    from mnist_cnn.network import store
+    from mnist_cnn.network.inference import load_classifier
+    from mnist_cnn.training.finetune import finetune
 
     fonts = hw.font_files(("Kristi",))  # a cursive hand the reader was never trained on
     if not fonts:

@@ -1,6 +1,6 @@
 """The training recipes: today's default for the improved network and the 12-epoch one it replaced."""
 
-from mnist_cnn.model import ARCHITECTURES, FIRST_CONV, build_model, get_arch
+from mnist_cnn.training.architectures import ARCHITECTURES, FIRST_CONV, build_model, get_arch
 
 
 def test_previous_recipe_is_callable_by_name_but_not_offered_in_the_app():

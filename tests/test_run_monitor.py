@@ -3,8 +3,8 @@
 import json
 import math
 
-from mnist_cnn import jobs
-from mnist_cnn.progress import Progress
+from mnist_cnn.training import jobs
+from mnist_cnn.training.progress import Progress
 from mnist_cnn.ui import run_monitor
 
 

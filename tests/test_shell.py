@@ -15,8 +15,8 @@ from bounds import floor
 from PIL import Image
 
 from mnist_cnn.config import MAX_PREDICT_PNG_BYTES, PREDICT_ROUTE
-from mnist_cnn.synthetic import canvas_set
-from mnist_cnn.ui import shell
+from mnist_cnn.data.synthetic import canvas_set
+from mnist_cnn.ui.server import shell
 
 PAGE = (b'<!DOCTYPE html><html><head><link rel="preload" href="./static/media/SourceSansVF-Upright.ttf.x1.woff2" '
         b'as="font"><script type="module" crossorigin src="./static/js/index.js"></script></head><body></body></html>')
@@ -135,7 +135,7 @@ def test_what_is_not_a_canvas_png_gets_one_sentence(improved_clf):
 
 
 def test_the_server_serves_the_predictions_beside_the_page():
-    from mnist_cnn.ui.startup import routes
+    from mnist_cnn.ui.server.startup import routes
 
     served = {(r.path, tuple(sorted(r.methods))) for r in routes()}
     assert (PREDICT_ROUTE, ("POST",)) in served

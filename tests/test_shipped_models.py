@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from mnist_cnn import store
-from mnist_cnn.evaluate import evaluate_classifier
+from mnist_cnn.network import store
+from mnist_cnn.training.evaluate import evaluate_classifier
 
 
 @pytest.mark.mnist

@@ -2,8 +2,8 @@ import threading
 
 import pytest
 
-from mnist_cnn import store
-from mnist_cnn.train import TrainingCancelled, train
+from mnist_cnn.network import store
+from mnist_cnn.training.train import TrainingCancelled, train
 
 pytestmark = pytest.mark.mnist
 

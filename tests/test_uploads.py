@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from mnist_cnn.config import MAX_IMAGE_PIXELS, MAX_UPLOAD_MB, REPO_ROOT
-from mnist_cnn.preprocess import ImageError, image_to_mnist
+from mnist_cnn.reading.preprocess import ImageError, image_to_mnist
 
 APP = str(REPO_ROOT / "app.py")
 ORIENTATION = 0x0112  # the EXIF tag a phone sets instead of rotating the pixels

@@ -3,7 +3,7 @@ a crashed run, a worker that ignores SIGTERM, a damaged record of the last run. 
 (the previous model stays as it was) and nothing is hidden (one clear state, never a traceback).
 
 The workers here are real processes speaking the real protocol through the real
-mnist_cnn.worker.run; only the slow part each test is not about (TensorFlow and training) is
+mnist_cnn.training.worker.run; only the slow part each test is not about (TensorFlow and training) is
 replaced inside the child, so each test takes a second or two instead of a run's half minute.
 """
 
@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_cnn import jobs, store
 from mnist_cnn.config import REPO_ROOT, child_env
-from mnist_cnn.jobs import CANCELLED, IDLE, KILL_AFTER_S, RUNNING, TrainingJobs
+from mnist_cnn.network import store
+from mnist_cnn.training import jobs
+from mnist_cnn.training.jobs import CANCELLED, IDLE, KILL_AFTER_S, RUNNING, TrainingJobs
 from mnist_cnn.ui import run_monitor
 
 QUICK = {"arch": "seed", "epochs": 1, "batch_size": 100, "limit": 100}
@@ -28,13 +29,14 @@ QUICK = {"arch": "seed", "epochs": 1, "batch_size": 100, "limit": 100}
 # The child's preamble: the real worker module, without TensorFlow, MNIST or training.
 STUB_PREAMBLE = """
 import sys, time, types
-from mnist_cnn import data, worker
-from mnist_cnn.progress import Progress
+from mnist_cnn.data import mnist as data
+from mnist_cnn.training import worker
+from mnist_cnn.training.progress import Progress
 
 class TrainingCancelled(Exception):
     pass
 
-sys.modules["mnist_cnn.train"] = types.SimpleNamespace(TrainingCancelled=TrainingCancelled)
+sys.modules["mnist_cnn.training.train"] = types.SimpleNamespace(TrainingCancelled=TrainingCancelled)
 data.load_mnist = lambda: None
 worker._configure_tensorflow = lambda idle_class: None
 """
@@ -92,7 +94,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
 
 @pytest.fixture
 def worker_script(monkeypatch):
-    """Make TrainingJobs spawn `python -c SCRIPT` instead of `python -m mnist_cnn.worker`, with the
+    """Make TrainingJobs spawn `python -c SCRIPT` instead of `python -m mnist_cnn.training.worker`, with the
     same stdin, stdout, log and environment."""
 
     def use(script: str) -> None:
@@ -198,7 +200,7 @@ def test_a_damaged_record_of_the_last_run_is_ignored_with_a_warning(content, wor
     path = jobs.state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content)
-    with caplog.at_level(logging.WARNING, logger="mnist_cnn.jobs"):
+    with caplog.at_level(logging.WARNING, logger="mnist_cnn.training.jobs"):
         run = TrainingJobs()
     state = run.snapshot()
     assert state.status == IDLE and not state.running and not state.replaces_current

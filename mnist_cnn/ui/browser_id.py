@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import cookie_parser  # the server's own parser: Streamlit runs on Starlette
 
 from mnist_cnn.config import BROWSER_COOKIE
-from mnist_cnn.ui.shell import asks_for_a_page
+from mnist_cnn.ui.server.shell import asks_for_a_page
 
 ID_BYTES = 6  # 12 hex digits, as the ids made in session state
 _VALID = re.compile(rf"[0-9a-f]{{{2 * ID_BYTES}}}")

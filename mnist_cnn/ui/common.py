@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from mnist_cnn import data, jobs, store
 from mnist_cnn.config import BROWSER_COOKIE, DATA_ENV
-from mnist_cnn.inference import Classifier, load_classifier
+from mnist_cnn.data import mnist
+from mnist_cnn.network import store
+from mnist_cnn.network.inference import Classifier, load_classifier
+from mnist_cnn.training import jobs
 from mnist_cnn.ui import browser_id
 
 
@@ -53,8 +55,8 @@ def classifier_at(path: str | Path) -> Classifier:
 def mnist_test_set() -> tuple[np.ndarray, np.ndarray] | str:
     """The test images and labels, or the reason they cannot be loaded."""
     try:
-        test = data.load_mnist()[1]
-    except data.MnistDataError as exc:
+        test = mnist.load_mnist()[1]
+    except mnist.MnistDataError as exc:
         return str(exc)
     settle_memory()
     return test
@@ -68,13 +70,13 @@ def data_problem() -> str | None:
 def mnist_missing() -> str | None:
     """Why MNIST is certainly not available, judged without loading it (the sidebar asks on every
     run, and loading takes a second); None when it may be (loading still checks everything)."""
-    source = data.data_source()
+    source = mnist.data_source()
     if source == "download" or source.endswith(".npz"):
         return None
     folder = Path(source)
     if not folder.is_dir():
         return f"MNIST folder {folder} does not exist"
-    names = [data.IDX_FILES["train_images"], data.IDX_FILES["train_images"] + ".gz", "mnist.npz"]
+    names = [mnist.IDX_FILES["train_images"], mnist.IDX_FILES["train_images"] + ".gz", "mnist.npz"]
     if not any((folder / n).is_file() for n in names):
         return f"no MNIST files in {folder}"
     return None
@@ -91,7 +93,7 @@ SCORING = "Scoring the model on the 10,000 test digits (loads TensorFlow the fir
 
 @st.cache_data(max_entries=8, show_spinner=SCORING)
 def test_report(path: str, model_id: str):
-    from mnist_cnn.evaluate import evaluate_classifier
+    from mnist_cnn.training.evaluate import evaluate_classifier
 
     report = evaluate_classifier(classifier_for(path, model_id))
     settle_memory()

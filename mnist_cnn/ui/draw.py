@@ -10,7 +10,6 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import CanvasResult, st_canvas
 
-from mnist_cnn import plots
 from mnist_cnn.config import (
     CANVAS_INK,
     CANVAS_PAPER,
@@ -20,10 +19,9 @@ from mnist_cnn.config import (
     PREDICTION_COLUMNS,
     STROKE_WIDTH_RANGE,
 )
-from mnist_cnn.inference import Classifier, Verdict
-from mnist_cnn.preprocess import ImageError, canvas_to_mnist, image_to_mnist
-from mnist_cnn.ui.labelling import label_row, send_strokes_before_save
-from mnist_cnn.ui.verdicts import (
+from mnist_cnn.network.inference import Classifier, Verdict
+from mnist_cnn.reading.preprocess import ImageError, canvas_to_mnist, image_to_mnist
+from mnist_cnn.reading.verdicts import (
     DRAW_HINT,
     NO_PREDICTION,
     NOT_A_DIGIT,
@@ -32,6 +30,8 @@ from mnist_cnn.ui.verdicts import (
     metric_text,
     phone_answer,
 )
+from mnist_cnn.ui import plots
+from mnist_cnn.ui.labelling import label_row, send_strokes_before_save
 
 MODES = ("One digit", "A number")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]

@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from mnist_cnn import explain, feature_index, plots, store
-from mnist_cnn.data import MnistDataError, load_mnist
-from mnist_cnn.inference import Classifier, verdict
+from mnist_cnn.data.mnist import MnistDataError, load_mnist
+from mnist_cnn.explain import explain, feature_index
+from mnist_cnn.network import store
+from mnist_cnn.network.inference import Classifier, verdict
+from mnist_cnn.ui import plots
 from mnist_cnn.ui.common import classifier_at, classifier_for, data_help, data_problem, mnist_test_set
 
 INDEX_POLL_S = 2.0  # how often the page looks for a finished index while it is built

@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from mnist_cnn import explain, plots, store
-from mnist_cnn.inference import Classifier
+from mnist_cnn.explain import explain
+from mnist_cnn.network import store
+from mnist_cnn.network.inference import Classifier
+from mnist_cnn.ui import plots
 from mnist_cnn.ui.common import classifier_at, classifier_for, mnist_test_set
 
 FILTER_INPUT_SCALE = 4

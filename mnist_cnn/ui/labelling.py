@@ -27,10 +27,10 @@ import numpy as np
 import streamlit as st
 
 from mnist_cnn.config import NUM_CLASSES
-from mnist_cnn.drawings import DrawingsError, DrawingStore, png_bytes, to_uint8
-from mnist_cnn.inference import Verdict
+from mnist_cnn.drawings.store import DrawingsError, DrawingStore, png_bytes, to_uint8
+from mnist_cnn.network.inference import Verdict
+from mnist_cnn.reading.verdicts import judge
 from mnist_cnn.ui.common import session_id
-from mnist_cnn.ui.verdicts import judge
 
 _SEND_FIRST = st.components.v2.component("mnist_draw.send_before_save",
                                          js=Path(__file__).with_suffix(".js").read_text())

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_cnn import plots
-from mnist_cnn.evaluate import mistakes_table
-from mnist_cnn.inference import Classifier
+from mnist_cnn.network.inference import Classifier
+from mnist_cnn.training.evaluate import mistakes_table
+from mnist_cnn.ui import plots
 from mnist_cnn.ui.common import data_help, data_problem, mnist_test_set, test_report
 
 GALLERY_COLUMNS, GALLERY_ROWS = 8, 4

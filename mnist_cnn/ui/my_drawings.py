@@ -11,11 +11,12 @@ import functools
 
 import streamlit as st
 
-from mnist_cnn import plots, store
 from mnist_cnn.config import NUM_CLASSES
-from mnist_cnn.drawings import Drawing, DrawingsError, DrawingStore, accuracy
-from mnist_cnn.drawings_io import export_zip
-from mnist_cnn.inference import NUMPY_MAX_BATCH, Classifier
+from mnist_cnn.drawings.folders import export_zip
+from mnist_cnn.drawings.store import Drawing, DrawingsError, DrawingStore, accuracy
+from mnist_cnn.network import store
+from mnist_cnn.network.inference import NUMPY_MAX_BATCH, Classifier
+from mnist_cnn.ui import plots
 from mnist_cnn.ui.common import classifier_at, plural, session_id
 
 GALLERY_COLUMNS, GALLERY_ROWS = 8, 3

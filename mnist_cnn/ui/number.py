@@ -8,7 +8,6 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_cnn import plots
 from mnist_cnn.config import (
     CANVAS_INK,
     CANVAS_PAPER,
@@ -17,10 +16,11 @@ from mnist_cnn.config import (
     NUMBER_CANVAS,
     STROKE_WIDTH_RANGE,
 )
-from mnist_cnn.inference import Classifier
-from mnist_cnn.numbers import DigitReading, NumberReading, read_number
+from mnist_cnn.network.inference import Classifier
+from mnist_cnn.reading.numbers import DigitReading, NumberReading, read_number
+from mnist_cnn.reading.verdicts import NOT_A_DIGIT
+from mnist_cnn.ui import plots
 from mnist_cnn.ui.common import plural
-from mnist_cnn.ui.verdicts import NOT_A_DIGIT
 
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
 TOP_GUESSES = 3

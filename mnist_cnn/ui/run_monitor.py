@@ -17,9 +17,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from mnist_cnn import jobs
+from mnist_cnn.training import jobs
 from mnist_cnn.ui.common import format_seconds, plural
-from mnist_cnn.ui.startup import training_url
+from mnist_cnn.ui.server.startup import training_url
 
 POLL_RUNNING_MS, POLL_IDLE_MS = 2_000, 10_000  # idle pages still notice a run started elsewhere
 CURVE_POINTS = 200  # per curve sent to the page; the run keeps up to jobs.MAX_CURVE_POINTS
@@ -39,7 +39,7 @@ def run_key(state: jobs.JobState) -> list:
 
 
 def validates_at_the_end_only(state: jobs.JobState) -> bool:
-    from mnist_cnn.model import ARCHITECTURES
+    from mnist_cnn.training.architectures import ARCHITECTURES
 
     spec = ARCHITECTURES.get(state.arch) if state.kind == "train" else None
     return spec is not None and not spec.validate_each_epoch

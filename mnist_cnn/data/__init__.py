@@ -1,0 +1,1 @@
+"""Data: MNIST, and made-up drawings, handwriting and non-digits."""

@@ -1,0 +1,1 @@
+"""The drawings people save: the SQLite store, folders and zips in and out."""

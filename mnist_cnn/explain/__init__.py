@@ -1,0 +1,1 @@
+"""Why the network answered what it did: attribution, neighbours, the feature index."""

@@ -1,0 +1,1 @@
+"""The trained network: .keras files, the NumPy forward and backward passes, inference."""

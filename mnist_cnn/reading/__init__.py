@@ -1,0 +1,1 @@
+"""Reading drawings: preprocessing, segmenting numbers, the not-a-digit gate, verdicts."""

@@ -1,0 +1,1 @@
+"""Training and fitting: architectures, train, fine-tune, evaluate, the run and its worker."""

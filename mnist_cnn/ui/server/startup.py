@@ -1,0 +1,93 @@
+"""Warming the server up before it answers its first visitor, and the routes it serves beside the page.
+
+`streamlit run app.py` finds app.py's `st.App` and runs `lifespan` before the server takes
+requests, so its health check answers only once the first page needs nothing slow: the page's
+modules (and the pandas and pyarrow that Streamlit imports when the canvas first sends its
+arguments), the current model, and one NumPy prediction are already loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def warm_up() -> float:
+    """Load what a first visit to the Draw tab needs; returns the seconds it took."""
+    started = time.perf_counter()
+    import numpy as np
+    import pandas  # noqa: F401 - Streamlit imports it on the canvas's first call (~1 s cold)
+    import pyarrow  # noqa: F401
+    import streamlit.emojis  # noqa: F401 - the page icon is checked against Streamlit's emoji table
+
+    from mnist_cnn.reading.notdigit import gate_or_none
+    from mnist_cnn.ui import common, draw, explain, filters, mistakes, my_drawings, sidebar  # noqa: F401
+
+    clf = common.current_classifier()
+    blank = np.zeros((1, 28, 28), np.float32)
+    clf.predict_proba(blank)
+    gate = gate_or_none()  # None: a missing or broken gate file, logged; drawings are read without it
+    if gate is not None:
+        gate.is_digit(blank[0])
+    common.settle_memory()
+    return time.perf_counter() - started
+
+
+def training_state(request: Any) -> Any:
+    """GET config.TRAINING_ROUTE: the server's run as run_monitor draws it, for its polling. A
+    plain function, so Starlette runs it in a worker thread: it may wait for the run's lock."""
+    from starlette.responses import JSONResponse
+
+    from mnist_cnn.ui import common, run_monitor
+
+    return JSONResponse(run_monitor.payload(common.training_jobs().snapshot()), headers={"Cache-Control": "no-store"})
+
+
+def route_url(route: str) -> str:
+    """Where the page asks for one of routes(): the route under the server's base path, if it has
+    one (st.App does not prefix its own routes, so routes() serves both)."""
+    import streamlit as st
+
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{route}" if base else route
+
+
+def training_url() -> str:
+    """Where the page's live view asks for the run's state."""
+    from mnist_cnn.config import TRAINING_ROUTE
+
+    return route_url(TRAINING_ROUTE)
+
+
+def routes() -> list:
+    """What st.App serves beside the page, each at its route and under the base path (the page's
+    modules are imported only on a request): the run's state (config.TRAINING_ROUTE) and the
+    first-second canvas's predictions (config.PREDICT_ROUTE, ui/shell.py)."""
+    from starlette.routing import Route
+
+    from mnist_cnn.config import PREDICT_ROUTE, TRAINING_ROUTE
+    from mnist_cnn.ui.server import shell
+
+    def both(route: str) -> list[str]:
+        return list(dict.fromkeys([route, route_url(route)]))
+
+    return ([Route(path, training_state, methods=["GET"]) for path in both(TRAINING_ROUTE)]
+            + [Route(path, shell.predict, methods=["POST"]) for path in both(PREDICT_ROUTE)])
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """st.App's start-up hook: warm up, then serve. A failed warm-up only costs the first
+    visitor the time it would have saved."""
+    try:
+        seconds = await asyncio.to_thread(warm_up)
+        log.info("warmed up in %.1f s", seconds)
+    except Exception:  # noqa: BLE001 - never keep the server from starting
+        log.exception("warm-up failed; the first visit will load what it needs itself")
+    yield

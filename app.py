@@ -5,8 +5,8 @@ comes first and needs no TensorFlow, so a cold server shows a working canvas at 
 tabs are built only while open and may load TensorFlow, with a spinner that says so.
 
 `streamlit run app.py` imports this file once to find its server, `app` (Streamlit's st.App),
-which warms up before it answers (ui/startup.py), adds a canvas of its own to Streamlit's HTML
-for the page's first second (ui/shell.py) and serves, beside the page, the training run's live
+which warms up before it answers (ui/server/startup.py), adds a canvas of its own to Streamlit's HTML
+for the page's first second (ui/server/shell.py) and serves, beside the page, the training run's live
 state (ui/run_monitor.py) and that canvas's predictions; each visit then runs this file as the page.
 """
 

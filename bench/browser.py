@@ -137,7 +137,7 @@ def touch_draw(page, canvas, points: list[tuple[float, float]]) -> None:
 
 def open_app(page, url: str):
     """Load the app and wait until Streamlit's drawing canvas is ready (the first-second page,
-    ui/shell.py, has handed over to it); returns the canvas locator."""
+    ui/server/shell.py, has handed over to it); returns the canvas locator."""
     from mnist_cnn.ui.server.shell import SHELL_ID
 
     page.goto(url)

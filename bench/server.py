@@ -96,7 +96,7 @@ SHELL_ANSWERED_JS = "() => (window.mnistDrawShell || {answers: []}).answers.leng
 class ColdStart:
     """Seconds after the health check answered, for one cold server's first visit."""
     health: float        # process start → health check answers
-    canvas: float        # → a canvas on screen (the first-second page's, ui/shell.py)
+    canvas: float        # → a canvas on screen (the first-second page's, ui/server/shell.py)
     drawable: float      # → the canvas took the stroke's first point (the page's own event timestamp)
     prediction: float    # → the first prediction on screen
     full_app: float      # → Streamlit's canvas shows the drawing, carried over, and its prediction
@@ -241,8 +241,9 @@ def sections(quick: bool) -> list[tuple[str, str, list[str]]]:
     sizes = QUICK if quick else FULL
     return [
         ("Cold start", f"A fresh `streamlit run app.py` and a first visit in Chromium, drawing a 1 as soon as a "
-         f"canvas shows, median of {sizes.cold_starts}. The first canvas is the server's own (ui/shell.py), answered "
-         "through /api/predict until Streamlit's canvas takes the drawing over; the Draw tab needs no TensorFlow.",
+         f"canvas shows, median of {sizes.cold_starts}. The first canvas is the server's own "
+         "(ui/server/shell.py), answered through /api/predict until Streamlit's canvas takes the drawing over; "
+         "the Draw tab needs no TensorFlow.",
          lambda: bench_cold_start(sizes)),
         ("Drawing while another session retrains",
          f"Two Chromium sessions: one draws {sizes.strokes} strokes idle, then another clicks Retrain (improved, "

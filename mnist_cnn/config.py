@@ -11,7 +11,7 @@ IMAGE_SIZE = 28
 DIGIT_BOX = 20
 NUM_CLASSES = 10
 
-# The page's title and introduction (app.py, and the first-second canvas of ui/shell.py).
+# The page's title and introduction (app.py, and the first-second canvas of ui/server/shell.py).
 PAGE_TITLE = "MNIST Draw"  # the browser tab's
 APP_TITLE = "✏️ MNIST Draw"
 APP_INTRO = ("Draw a digit or a whole number and watch a convolutional network trained on MNIST read it; ask it "
@@ -58,13 +58,13 @@ def child_env() -> dict[str, str]:
     paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
-# The training run's live state as JSON, served beside the page (ui/startup.py, ui/run_monitor.py).
+# The training run's live state as JSON, served beside the page (ui/server/startup.py, ui/run_monitor.py).
 TRAINING_ROUTE = "/api/training"
 
 # Each browser's anonymous id (ui/browser_id.py): who started a run, and who saved a drawing.
 BROWSER_COOKIE = "mnist_draw_browser"
 
-# The first-second canvas's predictions (ui/shell.py): a PNG of the canvas in, the answer as JSON out.
+# The first-second canvas's predictions (ui/server/shell.py): a PNG of the canvas in, the answer as JSON out.
 PREDICT_ROUTE = "/api/predict"
 MAX_PREDICT_PNG_BYTES = 2_000_000  # a 280x280 canvas is ~5-20 KB
 MAX_PREDICT_PNG_SIDE = 4 * CANVAS_SIZE  # the canvas is sent at CANVAS_SIZE; far larger is not from it

@@ -1,5 +1,5 @@
 """A first visit: a canvas to draw on before Streamlit's frontend has loaded, answered at once,
-and the drawing carried over to Streamlit's canvas when it comes (ui/shell.py)."""
+and the drawing carried over to Streamlit's canvas when it comes (ui/server/shell.py)."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""The page's first second (ui/shell.py): Streamlit's HTML gains a canvas of its own, and its
+"""The page's first second (ui/server/shell.py): Streamlit's HTML gains a canvas of its own, and its
 strokes are answered by the same model through config.PREDICT_ROUTE."""
 
 import asyncio

@@ -1,5 +1,5 @@
 """What the app says about one drawing: the model's verdict with the not-a-digit gate's say, in
-words. Shared by the Draw tab (draw.py, number.py) and the page's first-second canvas (shell.py),
+words. Shared by the Draw tab (draw.py, number.py) and the page's first-second canvas (ui/server/shell.py),
 so both say the same; no Streamlit here."""
 
 from __future__ import annotations

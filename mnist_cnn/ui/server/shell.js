@@ -1,4 +1,4 @@
-// The first-second page (ui/shell.py): a canvas to draw on while Streamlit's frontend loads.
+// The first-second page (ui/server/shell.py): a canvas to draw on while Streamlit's frontend loads.
 // Each stroke is answered by the server's model (settings.predictUrl). Then, in turn:
 //   waiting   Streamlit's canvas is not there yet: draw, get answers;
 //   settling  it has appeared: wait SETTLE_MS, and for the pen to lift;
@@ -6,7 +6,7 @@
 //   done      SETTLE_MS after the last one, this page is removed (if someone drew, the app is
 //             first scrolled so that its canvas is where this one is).
 (() => {
-  // Streamlit's own entry script, held back by the server (ui/shell.py): started first thing
+  // Streamlit's own entry script, held back by the server (ui/server/shell.py): started first thing
   // after GRACE_MS unless a stroke is under way (then when it ends), after MAX_HOLD_MS anyway.
   const own = document.currentScript.dataset;
   let streamlitStarted = !own.entry;
@@ -89,7 +89,7 @@
     ctx.stroke();
   }
 
-  function show(value, note) {  // the words are drawn by CSS from data-text (ui/shell.py)
+  function show(value, note) {  // the words are drawn by CSS from data-text (ui/server/shell.py)
     answer.dataset.text = value;
     delta.dataset.text = note;
     delta.classList.toggle("mds-pill", note !== "");

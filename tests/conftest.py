@@ -129,6 +129,7 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if item.path.match(BROWSER_FILES):
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(hookwrapper=True)

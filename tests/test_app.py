@@ -105,6 +105,7 @@ def wait_for_training(at: AppTest, timeout: float = 300) -> AppTest:
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_retrain_asks_before_using_a_worse_model_and_cancel_keeps_it(monkeypatch):
     monkeypatch.setenv("MNIST_DRAW_TRAIN_LIMIT", "1500")
     at = run_app("Draw")

@@ -54,6 +54,7 @@ def percent(cell: str) -> float:
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_the_numbers_area_measures_and_prints_its_tables():
     done = subprocess.run([sys.executable, "-m", "mnist_cnn", "bench", "--quick", "--area", "numbers"],
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},

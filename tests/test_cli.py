@@ -24,6 +24,7 @@ def save_paper_digit(path, digit: np.ndarray):
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_train_evaluate_predict(tmp_path, mnist):
     out = tmp_path / "tiny.keras"
     r = run_cli("train", "--epochs", "1", "--limit", "2000", "--out", str(out))

@@ -83,6 +83,7 @@ def assert_interrupted(code: int, stderr: str) -> None:
 # ---------- Ctrl-C ----------
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_ctrl_c_during_train_ends_with_one_line_and_code_130(tmp_path):
     out = tmp_path / "never.keras"
     args = ["train", "--epochs", "20", "--limit", "20000", "--out", str(out)]

@@ -10,6 +10,8 @@ import site
 import subprocess
 import sys
 
+import pytest
+
 from mnist_cnn.config import REPO_ROOT
 
 # Two test files keep it quick: one whose tests mostly need MNIST, one that needs none.
@@ -49,6 +51,7 @@ def machine_without_mnist(tmp_path) -> dict[str, str]:
             "MNIST_DRAW_HOME": str(tmp_path / "draw_home")}
 
 
+@pytest.mark.slow
 def test_readme_command_without_mnist_says_how_to_get_it(tmp_path):
     clone = fresh_clone(tmp_path / "clone")
     r = subprocess.run([*readme_test_command(), *SAMPLE_TESTS], cwd=clone, env=machine_without_mnist(tmp_path),
@@ -81,8 +84,8 @@ WITHOUT_PLAYWRIGHT = "import sys; sys.modules['playwright'] = None; import pytes
 def test_browser_tests_without_playwright_are_skipped_one_by_one_and_fail_the_run():
     """No Playwright: each browser test is skipped and counted like a missing Chromium (a module-level
     importorskip skipped whole modules at collection, unseen by the rule, and the run passed)."""
-    r = subprocess.run([sys.executable, "-c", WITHOUT_PLAYWRIGHT, "tests/test_e2e_shell.py", "-q", "-p",
-                        "no:cacheprovider"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", WITHOUT_PLAYWRIGHT, "tests/test_e2e_shell.py", "-q", "-m", "browser",
+                        "-p", "no:cacheprovider"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     output = r.stdout + r.stderr
     verdicts = [line for line in output.splitlines() if line.startswith("Playwright not found")]
     assert len(verdicts) == 1 and "tests skipped" in verdicts[0], output

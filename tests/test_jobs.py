@@ -44,6 +44,7 @@ def first_progress(run: TrainingJobs):
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_a_run_trains_in_its_own_process_and_reports_progress():
     run = TrainingJobs()
     assert run.start(**QUICK, started_by="me")
@@ -71,6 +72,7 @@ def test_a_run_trains_in_its_own_process_and_reports_progress():
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_a_run_more_accurate_than_the_current_model_becomes_current_by_itself():
     run = TrainingJobs()
     run.start(**TINY, started_by="me")
@@ -107,6 +109,7 @@ def test_a_model_is_only_offered_when_the_current_models_accuracy_is_unknown(tmp
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_cancel_ends_the_worker_and_keeps_nothing():
     run = TrainingJobs()
     run.start(**LONG)
@@ -123,6 +126,7 @@ def test_cancel_ends_the_worker_and_keeps_nothing():
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_a_killed_worker_is_a_failed_run_and_the_model_stays():
     run = TrainingJobs()
     run.start(**LONG)
@@ -164,6 +168,7 @@ time.sleep(600)
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_a_server_stopped_mid_run_leaves_nothing_and_a_restart_says_so(tmp_path):
     import subprocess
     import sys
@@ -217,6 +222,7 @@ def test_a_short_run_is_estimated_with_the_workers_start_and_finish():
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_a_finetune_on_saved_drawings_runs_through_the_same_worker(user_home):
     from bench.style import style_inputs
     from mnist_cnn.drawings.store import DrawingStore, NewDrawing, png_bytes

@@ -71,6 +71,7 @@ def test_letters_in_unseen_fonts_are_not_taken_for_digits(clf):
 
 
 @pytest.mark.mnist
+@pytest.mark.slow
 def test_a_finetune_on_half_of_a_persons_drawings_halves_the_errors_on_the_other_half(user_home, tmp_path):
     from mnist_cnn.drawings.store import DrawingStore, NewDrawing, png_bytes
     from mnist_cnn.network import store

@@ -5,7 +5,7 @@ import pytest
 from mnist_cnn.network import store
 from mnist_cnn.training.train import TrainingCancelled, train
 
-pytestmark = pytest.mark.mnist
+pytestmark = [pytest.mark.mnist, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -117,7 +117,7 @@ def cmd_train_drawings(args: argparse.Namespace) -> None:
 
 def fit_verdict(path: Path) -> None:
     import_tensorflow_quietly()  # scoring thousands of digits at once goes through TensorFlow
-    from mnist_cnn.reading.notdigit import fit_into_sidecar
+    from mnist_cnn.training.notdigit import fit_into_sidecar
 
     fitted = fit_into_sidecar(path)
     print(f"not-a-digit verdict with this model: threshold {fitted['threshold']:.2f} at weight {fitted['weight']} "
@@ -138,7 +138,8 @@ def cmd_train_gate(args: argparse.Namespace) -> None:
 
     load_mnist()
     import_tensorflow_quietly()
-    from mnist_cnn.reading.notdigit import GATE_PATH, train_gate
+    from mnist_cnn.reading.notdigit import GATE_PATH
+    from mnist_cnn.training.notdigit import train_gate
 
     meta = train_gate(args.out or GATE_PATH, seed=args.seed)
     print(f"not-a-digit gate: threshold {meta['threshold']:.3f} (flags at most {meta['flag_budget']:.1%} of "

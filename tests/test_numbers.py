@@ -13,8 +13,7 @@ from PIL import Image, ImageDraw
 from mnist_cnn.config import NUMBER_CANVAS, STROKE_WIDTH_RANGE
 from mnist_cnn.data.strokes import DIGITS, arc, line, random_digit_glyph, write_glyphs
 from mnist_cnn.data.synthetic_numbers import compose_number, number_set
-from mnist_cnn.reading.numbers import read_number
-from mnist_cnn.reading.preprocess import canvas_to_digits
+from mnist_cnn.reading.numbers import canvas_to_digits, read_number
 
 ROOT = Path(__file__).resolve().parent.parent
 N_NUMBERS = 100  # per spacing; the benchmark reads 300

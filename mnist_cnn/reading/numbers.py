@@ -313,3 +313,11 @@ def read_number(clf, rgba: np.ndarray | None, gate=USE_DEFAULT_GATE) -> NumberRe
     if rgba is None:
         return NumberReading([])
     return read_ink(clf, ink_from_rgba(np.asarray(rgba)), gate)
+
+
+def canvas_to_digits(rgba: np.ndarray | None, clf=None) -> list[np.ndarray]:
+    """The digits written on a (wide) canvas as (28, 28) inputs normalised like canvas_to_mnist,
+    left to right; [] for a blank canvas. Strokes of one digit stay together even when they do
+    not touch; touching digits are cut where the recogniser (`clf`, by default the current
+    model) reads whole digits best."""
+    return read_number(clf or default_classifier(), rgba).images

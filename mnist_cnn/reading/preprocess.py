@@ -155,16 +155,6 @@ def image_to_mnist(image: Image.Image | bytes | BinaryIO) -> np.ndarray | None:
     return normalize_ink(picture_ink(image))
 
 
-def canvas_to_digits(rgba: np.ndarray | None, clf=None) -> list[np.ndarray]:
-    """The digits written on a (wide) canvas as (28, 28) inputs normalised like canvas_to_mnist,
-    left to right; [] for a blank canvas. Strokes of one digit stay together even when they do
-    not touch; touching digits are cut where the recogniser (`clf`, by default the current
-    model) reads whole digits best (see numbers.py)."""
-    from mnist_cnn.reading.numbers import default_classifier, read_number
-
-    return read_number(clf or default_classifier(), rgba).images
-
-
 def naive_resize(rgba: np.ndarray) -> np.ndarray:
     """The tempting shortcut (resize the whole canvas to 28x28), kept as the benchmark's baseline."""
     ink = ink_from_rgba(np.asarray(rgba)).astype(np.float32) / 255.0

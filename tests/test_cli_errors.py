@@ -114,8 +114,9 @@ def test_ctrl_c_during_predict_ends_with_one_line_and_code_130(tmp_path):
 
 @pytest.mark.parametrize("module", ["mnist_cnn.config", "mnist_cnn.cli.explain"])
 def test_ctrl_c_while_the_command_line_is_still_loading_gives_no_traceback(tmp_path, module):
-    """Ctrl-C right after Enter: while __main__ imports the CLI (mnist_cnn.config), and while main
-    builds its parser (mnist_cnn.cli.explain). -X importtime says when each module is loaded."""
+    """Ctrl-C right after Enter: while __main__ imports the CLI (mnist_cnn.config), and while it
+    loads the commands' modules with cli.main (mnist_cnn.cli.explain). -X importtime says when each
+    module is loaded."""
     picture = str(a_one(tmp_path / "one.png"))
     loaded = re.compile(rf"\|\s+{re.escape(module)}\n")
     code, stderr = interrupt_after(["predict", picture], loaded.search, timeout=60, flags=("-X", "importtime"))

@@ -13,12 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_ERROR = 2
-
-
-def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_ERROR)
+from mnist_cnn.cli.common import EXIT_ERROR, epochs, fail, import_tensorflow_quietly, plain, positive, print_progress
 
 
 def _open_store():
@@ -27,7 +22,7 @@ def _open_store():
     try:
         store = DrawingStore()
     except DrawingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if store.recovered:
         print(store.recovered, file=sys.stderr)
     return store
@@ -50,7 +45,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     try:
         report = import_folder(store, Path(args.path), classifier=load_classifier(args.model))
     except DrawingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for line in report.lines():
         print(line)
     if report.refused and not report.total_added and not report.duplicates:
@@ -65,11 +60,9 @@ def cmd_export(args: argparse.Namespace) -> None:
     try:
         count = export_folder(store, Path(args.path))
     except DrawingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        from mnist_cnn.cli.main import _plain
-
-        _fail(f"cannot write the export: {_plain(exc)}; export to a new folder in a place you can write to")
+        fail(f"cannot write the export: {plain(exc)}; export to a new folder in a place you can write to")
     print(f"exported {count} drawings to {args.path} (0/ … 9/: the 28x28 inputs, originals/: the pictures, "
           f"drawings.csv: the rest)")
 
@@ -114,12 +107,11 @@ def cmd_clear(args: argparse.Namespace) -> None:
             print()
             answer = ""
         if answer.strip().lower() != "yes":
-            _fail("nothing deleted; type yes to confirm, or pass --yes")
+            fail("nothing deleted; type yes to confirm, or pass --yes")
     print(f"deleted {store.clear()} drawings")
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
-    from mnist_cnn.cli.main import _print_progress, import_tensorflow_quietly
     from mnist_cnn.data.mnist import load_mnist
     from mnist_cnn.network import store
 
@@ -127,17 +119,17 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     default_out = store.user_models_dir() / f"{base.stem.removesuffix('-finetuned')}-finetuned.keras"
     out = Path(args.out) if args.out else default_out
     if out.suffix != ".keras":
-        _fail(f"--out must end in .keras, got {out.name}")
+        fail(f"--out must end in .keras, got {out.name}")
     if not base.is_file():
-        _fail(f"model file {base} does not exist")
+        fail(f"model file {base} does not exist")
     if not len(_open_store().dataset("train")[1]):
-        _fail("there are no saved drawings to fine-tune on; label some in the app's Draw tab, or "
+        fail("there are no saved drawings to fine-tune on; label some in the app's Draw tab, or "
               "python -m mnist_cnn drawings import PATH")
     load_mnist()  # a missing data set is reported before TensorFlow's seconds of loading
     import_tensorflow_quietly()
     from mnist_cnn.training.finetune import finetune
 
-    result = finetune(base, epochs=args.epochs, limit=args.limit, progress=_print_progress, seed=args.seed)
+    result = finetune(base, epochs=args.epochs, limit=args.limit, progress=print_progress, seed=args.seed)
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn finetune"))
     if args.activate:
         store.set_current_model(out)
@@ -159,8 +151,6 @@ def _drawing_id(text: str) -> int:
 
 def register(subparsers) -> None:
     """Add `drawings …` and `finetune` to the CLI's subcommands."""
-    from mnist_cnn.cli.main import _epochs, _positive
-
     p = subparsers.add_parser("drawings", help="import, export, count and delete the saved drawings")
     sub = p.add_subparsers(dest="drawings_command", required=True)
 
@@ -187,8 +177,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("finetune", help="fine-tune a model on MNIST plus the saved drawings")
     p.add_argument("--model", help="the .keras model to start from (default: the current model)")
-    p.add_argument("--epochs", type=_epochs, help="epochs (default: the fine-tune recipe's)")
-    p.add_argument("--limit", type=_positive, help="cap the images per epoch, for quick runs")
+    p.add_argument("--epochs", type=epochs, help="epochs (default: the fine-tune recipe's)")
+    p.add_argument("--limit", type=positive, help="cap the images per epoch, for quick runs")
     p.add_argument("--out", help="where to save (default: <model>-finetuned.keras in the user models folder)")
     p.add_argument("--seed", type=int, help="random seed, for repeatable runs")
     p.add_argument("--activate", action="store_true", help="make the fine-tuned model the app's current one")

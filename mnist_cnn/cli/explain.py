@@ -9,21 +9,16 @@ it in the background on first use). Expected failures end in one line on stderr 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from mnist_cnn.cli.common import fail, unreadable
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-EXIT_ERROR = 2
 STRONG = 0.25  # share of the largest |attribution| above which a pixel gets + or -
-
-
-def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_ERROR)
 
 
 def attribution_text(image: np.ndarray, attr: np.ndarray) -> list[str]:
@@ -47,18 +42,16 @@ def cmd_explain(args: argparse.Namespace) -> None:
     try:
         clf = load_classifier(args.model)
     except ModelStoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         with open(args.image, "rb") as f:
             image = image_to_mnist(f)
     except OSError as exc:
-        from mnist_cnn.cli.predict import _unreadable
-
-        _fail(f"{args.image}: {_unreadable(Path(args.image), exc)}")
+        fail(f"{args.image}: {unreadable(Path(args.image), exc)}")
     except ImageError as exc:
-        _fail(f"{args.image}: {exc}")
+        fail(f"{args.image}: {exc}")
     if image is None:
-        _fail(f"{args.image}: no digit found (the picture is blank)")
+        fail(f"{args.image}: no digit found (the picture is blank)")
     v = verdict(clf.predict_proba(image[None])[0])
     runner_up = f"runner-up {v.runner_up} ({v.probs[v.runner_up]:.1%})"
     print(f"{Path(args.image).name}: {v.digit} ({v.confidence:.1%}), {runner_up}")
@@ -84,7 +77,7 @@ def cmd_index(args: argparse.Namespace) -> None:
     try:
         written = feature_index.build_for(path, args.limit)
     except (MnistDataError, store.ModelStoreError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     print(f"index written to {written}")
 
 

@@ -1,5 +1,5 @@
 """Command line: python -m mnist_cnn {train,evaluate,predict,bench}, plus the commands that
-cli_drawings (drawings, finetune) and cli_explain (explain, index) register.
+drawings.py (drawings, finetune) and explain.py (explain, index) register; common.py has what they share.
 
 Every expected failure (bad arguments, missing data, unreadable files) ends in one line on
 stderr and a non-zero exit code, never a traceback. Parsing imports nothing heavy, so `--help`
@@ -10,14 +10,11 @@ train or score many images, and `predict` runs on NumPy alone.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from mnist_cnn.config import EPOCH_RANGE
+from mnist_cnn.cli import common, drawings, explain
 
-BAR_WIDTH = 30
-MAX_EPOCHS = EPOCH_RANGE[1] * 5
 # The names in mnist_cnn.training.architectures.ARCHITECTURES, here so parsing needs no Keras (tests check they agree).
 ARCHITECTURE_NAMES = ("seed", "improved")
 TRAIN_DEFAULT_ARCH = "seed"
@@ -30,28 +27,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def plural(n: int, word: str) -> str:
-    """'1 epoch', '3 epochs'."""
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _epochs(text: str) -> int:
-    value = _positive(text)
-    if value > MAX_EPOCHS:
-        raise argparse.ArgumentTypeError(f"{value} epochs is too many; use 1 to {MAX_EPOCHS}")
-    return value
-
-
 def _keras_path(text: str) -> Path:
     path = Path(text)
     if path.suffix != ".keras":
@@ -59,64 +34,45 @@ def _keras_path(text: str) -> Path:
     return path
 
 
-_bar_open = False  # a progress bar line is on stderr without its newline yet
-
-
-def _print_progress(p) -> None:
-    global _bar_open
-    filled = int(BAR_WIDTH * p.fraction)
-    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    eta = f" eta {p.eta:4.0f}s" if p.eta is not None else ""
-    line = (f"\r[{bar}] epoch {p.epoch}/{p.epochs} batch {p.batch}/{p.steps} "
-            f"loss {p.loss:.4f} acc {p.accuracy:.4f}{eta}")
-    if p.kind == "epoch":
-        val = f"val_loss {p.val_loss:.4f} val_acc {p.val_accuracy:.4f} " if p.val_accuracy is not None else ""
-        line = (f"\repoch {p.epoch}/{p.epochs}: loss {p.loss:.4f} acc {p.accuracy:.4f} "
-                f"{val}({p.elapsed:.0f}s)").ljust(len(line)) + "\n"
-    sys.stderr.write(line)
-    sys.stderr.flush()
-    _bar_open = p.kind != "epoch"
-
-
 def cmd_train(args: argparse.Namespace) -> None:
     from mnist_cnn.data.mnist import load_mnist
 
     load_mnist()  # a missing data set is reported before TensorFlow's seconds of loading
-    import_tensorflow_quietly()
+    common.import_tensorflow_quietly()
     from mnist_cnn.network import store
     from mnist_cnn.training.train import train
 
     out = args.out or store.user_model_path(args.arch)
     result = train(args.arch, epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
-                   progress=_print_progress, seed=args.seed)
+                   progress=common.print_progress, seed=args.seed)
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train"))
     if args.activate:
         store.set_current_model(out)
     print(f"{args.arch}: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "
-          f"{result.seconds:.0f}s for {plural(result.epochs, 'epoch')}; saved {entry.path}")
+          f"{result.seconds:.0f}s for {common.plural(result.epochs, 'epoch')}; saved {entry.path}")
 
 
 def cmd_train_drawings(args: argparse.Namespace) -> None:
     from mnist_cnn.data.mnist import load_mnist
 
     load_mnist()
-    import_tensorflow_quietly()
+    common.import_tensorflow_quietly()
     from mnist_cnn.network import store
     from mnist_cnn.training.train_drawings import train_for_drawings
 
     base = args.base
     out = args.out or store.user_model_path("improved-drawings")
-    result = train_for_drawings(base, epochs=args.epochs, seed=args.seed, progress=_print_progress)
+    result = train_for_drawings(base, epochs=args.epochs, seed=args.seed, progress=common.print_progress)
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train-drawings"))
     fit_verdict(entry.path)
     if args.activate:
         store.set_current_model(out)
     print(f"read-drawings model: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "
-          f"{result.seconds:.0f}s for {plural(result.epochs, 'epoch')}; saved {entry.path}")
+          f"{result.seconds:.0f}s for {common.plural(result.epochs, 'epoch')}; saved {entry.path}")
 
 
 def fit_verdict(path: Path) -> None:
-    import_tensorflow_quietly()  # scoring thousands of digits at once goes through TensorFlow
+    common.import_tensorflow_quietly()  # scoring thousands of digits at once goes through TensorFlow
     from mnist_cnn.training.notdigit import fit_into_sidecar
 
     fitted = fit_into_sidecar(path)
@@ -137,7 +93,7 @@ def cmd_train_gate(args: argparse.Namespace) -> None:
     from mnist_cnn.data.mnist import load_mnist
 
     load_mnist()
-    import_tensorflow_quietly()
+    common.import_tensorflow_quietly()
     from mnist_cnn.reading.notdigit import GATE_PATH
     from mnist_cnn.training.notdigit import train_gate
 
@@ -152,7 +108,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     clf = load_classifier(args.model)  # a bad model file and missing data are reported at once
     load_mnist()
-    import_tensorflow_quietly()  # the 10,000 test digits go through TensorFlow
+    common.import_tensorflow_quietly()  # the 10,000 test digits go through TensorFlow
     from mnist_cnn.training.evaluate import evaluate_classifier
 
     report = evaluate_classifier(clf)
@@ -176,7 +132,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     unknown = [a for a in args.area or () if a not in known]
     if unknown:
         raise ValueError(f"no benchmark area {unknown[0]!r}; choose from {', '.join(known)}")
-    import_tensorflow_quietly()
+    common.import_tensorflow_quietly()
     text = run_benchmarks(quick=args.quick, browser=not args.no_browser, areas=tuple(args.area) if args.area else None)
     print(text)
     if args.out:
@@ -191,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on MNIST and save it")
     p.add_argument("--arch", choices=ARCHITECTURE_NAMES, default=TRAIN_DEFAULT_ARCH,
                    help=f"architecture (default: {TRAIN_DEFAULT_ARCH}, the tutorial's network)")
-    p.add_argument("--epochs", type=_epochs, help="epochs (default: the architecture's own)")
-    p.add_argument("--batch-size", type=_positive, help="batch size (default: the architecture's own)")
-    p.add_argument("--limit", type=_positive, help="train on the first N training images only")
+    p.add_argument("--epochs", type=common.epochs, help="epochs (default: the architecture's own)")
+    p.add_argument("--batch-size", type=common.positive, help="batch size (default: the architecture's own)")
+    p.add_argument("--limit", type=common.positive, help="train on the first N training images only")
     p.add_argument("--out", type=_keras_path, help="where to save the .keras file (default: the user models folder)")
     p.add_argument("--seed", type=int, help="random seed, for repeatable runs")
     p.add_argument("--activate", action="store_true", help="make the new model the app's current one")
@@ -202,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-drawings", help="train on MNIST and made-up handwriting (the shipped improved model)")
     p.add_argument("--base", type=_keras_path, help="a .keras model to go on from (default: train from scratch, "
                                                     "as the shipped improved model)")
-    p.add_argument("--epochs", type=_epochs, help="epochs (default: 12 from scratch, 5 from a model)")
+    p.add_argument("--epochs", type=common.epochs, help="epochs (default: 12 from scratch, 5 from a model)")
     p.add_argument("--out", type=_keras_path, help="where to save the .keras file (default: the user models folder)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     p.add_argument("--activate", action="store_true", help="make the new model the app's current one")
@@ -234,36 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.set_defaults(func=cmd_bench)
 
-    from mnist_cnn.cli import drawings as cli_drawings
-    from mnist_cnn.cli import explain as cli_explain
-
-    cli_drawings.register(sub)
-    cli_explain.register(sub)
+    drawings.register(sub)
+    explain.register(sub)
     return parser
-
-
-def import_tensorflow_quietly() -> None:
-    """TensorFlow's C++ start-up lines (oneDNN, CPU features) bypass every log setting and would
-    bury the CLI's one-line messages, so stderr is muted at the file-descriptor level while it loads.
-    Every command that needs TensorFlow calls this first (after checking its cheap inputs)."""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _plain(exc: OSError) -> str:
-    """An OSError as a sentence: 'cannot write /x/y: permission denied', not '[Errno 13] ... /x/y'."""
-    reason = (exc.strerror or str(exc)).lower()
-    return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
 INTERRUPTED = "interrupted; nothing was saved"
@@ -275,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
     except KeyboardInterrupt:
-        print(("\n" if _bar_open else "") + INTERRUPTED, file=sys.stderr)
+        print(("\n" if common.bar_open else "") + INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -291,6 +220,6 @@ def _run(argv: list[str] | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: {_plain(exc)}", file=sys.stderr)
+        print(f"error: {common.plain(exc)}", file=sys.stderr)
         return 2
     return 0

@@ -18,20 +18,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from mnist_cnn.cli.common import unreadable
 from mnist_cnn.config import LOW_CONFIDENCE
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_NO_MODEL = 0, 1, 2
-
-
-def _unreadable(path: Path, exc: OSError) -> str:
-    """A plain sentence for a file that cannot be opened (no errno, no path twice)."""
-    if isinstance(exc, FileNotFoundError):
-        return "no such file"
-    if isinstance(exc, IsADirectoryError):
-        return "this is a folder, not a picture"
-    if isinstance(exc, PermissionError):
-        return "permission denied: the file cannot be read"
-    return f"cannot be read ({exc.strerror or type(exc).__name__})"
 
 
 def _digit_text(d) -> str:
@@ -78,7 +68,7 @@ def predict_files(paths: list[str], model: str | None = None) -> int:
             with open(path, "rb") as f:
                 ink = picture_ink(f)
         except OSError as exc:
-            print(f"{name}: error: {_unreadable(path, exc)}", file=sys.stderr)
+            print(f"{name}: error: {unreadable(path, exc)}", file=sys.stderr)
             code = EXIT_UNREADABLE
             continue
         except ImageError as exc:

@@ -41,7 +41,6 @@ def render_page() -> None:
 if __name__ == "__main__":  # a visit: Streamlit runs this file as __main__
     render_page()
 else:  # `streamlit run app.py` importing it to find the server
-    from mnist_cnn.ui.server.shell import middleware
-    from mnist_cnn.ui.server.startup import lifespan, routes
+    from mnist_cnn.ui.server.startup import lifespan, middleware, routes
 
     app = st.App(__file__, lifespan=lifespan, routes=routes(), middleware=middleware())

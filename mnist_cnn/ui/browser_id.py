@@ -17,7 +17,6 @@ from typing import Any
 from starlette.requests import cookie_parser  # the server's own parser: Streamlit runs on Starlette
 
 from mnist_cnn.config import BROWSER_COOKIE
-from mnist_cnn.ui.server.shell import asks_for_a_page
 
 ID_BYTES = 6  # 12 hex digits, as the ids made in session state
 _VALID = re.compile(rf"[0-9a-f]{{{2 * ID_BYTES}}}")
@@ -35,6 +34,12 @@ def is_valid(value: object) -> bool:
 
 def _cookies(scope: dict) -> dict[str, str]:
     return cookie_parser(dict(scope.get("headers", [])).get(b"cookie", b"").decode("latin-1"))
+
+
+def asks_for_a_page(scope: dict) -> bool:
+    """A browser navigating to a page (it accepts HTML), not a script or data request."""
+    accept = dict(scope.get("headers", [])).get(b"accept", b"")
+    return scope["type"] == "http" and scope.get("method") == "GET" and b"text/html" in accept
 
 
 class BrowserIdMiddleware:

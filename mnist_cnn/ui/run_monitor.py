@@ -4,7 +4,7 @@ While a run trained, each open page used to rerun a Streamlit fragment every 2 s
 and every 10 s for its curves, and the idle ones every 10 s to notice a run starting: on the
 2-core machine, two pages watching took a third of a core (server and browser) from the run they
 watched. Instead the page mounts a small component (run_monitor.js) that asks the server's JSON
-route (startup.training_url, which app.py's st.App serves: ui/server/startup.routes) for the run's state
+route (urls.training_url, which app.py's st.App serves: ui/server/startup.routes) for the run's state
 and redraws its bar, numbers and SVG curves itself. The page reruns only when the run starts,
 ends or is decided, so every session's buttons and model follow. The text comes from payload(),
 so a rerun's first paint and the live view agree.
@@ -19,7 +19,7 @@ import streamlit as st
 
 from mnist_cnn.training import jobs
 from mnist_cnn.ui.common import format_seconds, plural
-from mnist_cnn.ui.server.startup import training_url
+from mnist_cnn.ui.urls import training_url
 
 POLL_RUNNING_MS, POLL_IDLE_MS = 2_000, 10_000  # idle pages still notice a run started elsewhere
 CURVE_POINTS = 200  # per curve sent to the page; the run keeps up to jobs.MAX_CURVE_POINTS

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from mnist_cnn import config
+from mnist_cnn.ui.browser_id import asks_for_a_page
 
 SHELL_ID = "mnist-draw-shell"
 GIVE_UP_MS = 20_000  # a page whose canvas never comes (the script failed, no connection) is shown anyway
@@ -170,12 +171,6 @@ async def predict(request: Any) -> Any:
 _STALE_HEADERS = (b"content-length", b"etag", b"last-modified", b"accept-ranges")  # they described the page before
 
 
-def asks_for_a_page(scope: dict) -> bool:
-    """A browser navigating to a page (it accepts HTML), not a script or data request."""
-    accept = dict(scope.get("headers", [])).get(b"accept", b"")
-    return scope["type"] == "http" and scope.get("method") == "GET" and b"text/html" in accept
-
-
 class ShellMiddleware:
     """Adds the first-second page to the HTML pages browsers navigate to (Streamlit's index.html,
     at its root or any deep link). Those are asked for uncompressed, as whole files: the page has
@@ -214,13 +209,3 @@ class ShellMiddleware:
                 await send(message)
 
         await self.app(scope, receive, send_injected)
-
-
-def middleware() -> list:
-    """For app.py's st.App: the first-second page in Streamlit's HTML, and each browser's
-    anonymous id (ui/browser_id.py)."""
-    from starlette.middleware import Middleware
-
-    from mnist_cnn.ui.browser_id import BrowserIdMiddleware
-
-    return [Middleware(BrowserIdMiddleware), Middleware(ShellMiddleware)]

@@ -15,6 +15,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mnist_cnn.config import PREDICT_ROUTE, TRAINING_ROUTE
+from mnist_cnn.ui.browser_id import BrowserIdMiddleware
+from mnist_cnn.ui.server import shell
+from mnist_cnn.ui.urls import route_url
+
 log = logging.getLogger(__name__)
 
 
@@ -42,38 +51,15 @@ def warm_up() -> float:
 def training_state(request: Any) -> Any:
     """GET config.TRAINING_ROUTE: the server's run as run_monitor draws it, for its polling. A
     plain function, so Starlette runs it in a worker thread: it may wait for the run's lock."""
-    from starlette.responses import JSONResponse
-
-    from mnist_cnn.ui import common, run_monitor
+    from mnist_cnn.ui import common, run_monitor  # pages: loaded by warm_up, not when app.py imports the server
 
     return JSONResponse(run_monitor.payload(common.training_jobs().snapshot()), headers={"Cache-Control": "no-store"})
-
-
-def route_url(route: str) -> str:
-    """Where the page asks for one of routes(): the route under the server's base path, if it has
-    one (st.App does not prefix its own routes, so routes() serves both)."""
-    import streamlit as st
-
-    base = (st.get_option("server.baseUrlPath") or "").strip("/")
-    return f"/{base}{route}" if base else route
-
-
-def training_url() -> str:
-    """Where the page's live view asks for the run's state."""
-    from mnist_cnn.config import TRAINING_ROUTE
-
-    return route_url(TRAINING_ROUTE)
 
 
 def routes() -> list:
     """What st.App serves beside the page, each at its route and under the base path (the page's
     modules are imported only on a request): the run's state (config.TRAINING_ROUTE) and the
-    first-second canvas's predictions (config.PREDICT_ROUTE, ui/shell.py)."""
-    from starlette.routing import Route
-
-    from mnist_cnn.config import PREDICT_ROUTE, TRAINING_ROUTE
-    from mnist_cnn.ui.server import shell
-
+    first-second canvas's predictions (config.PREDICT_ROUTE, ui/server/shell.py)."""
     def both(route: str) -> list[str]:
         return list(dict.fromkeys([route, route_url(route)]))
 
@@ -91,3 +77,9 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     except Exception:  # noqa: BLE001 - never keep the server from starting
         log.exception("warm-up failed; the first visit will load what it needs itself")
     yield
+
+
+def middleware() -> list:
+    """For app.py's st.App: the first-second page in Streamlit's HTML, and each browser's
+    anonymous id (ui/browser_id.py)."""
+    return [Middleware(BrowserIdMiddleware), Middleware(shell.ShellMiddleware)]

@@ -68,8 +68,8 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
-    from mnist_cnn.drawings.store import accuracy
     from mnist_cnn.network.inference import NUMPY_MAX_BATCH, load_classifier
+    from mnist_cnn.training.evaluate import drawings_accuracy
 
     store = _open_store()
     counts = store.counts_per_digit()
@@ -81,8 +81,8 @@ def cmd_stats(args: argparse.Namespace) -> None:
     clf = load_classifier(args.model)
     images, labels, _ = store.dataset("all")
     held_images, held_labels, _ = store.dataset("held_out")
-    everything = accuracy(clf, images, labels, chunk=NUMPY_MAX_BATCH)  # NumPy: no TensorFlow start-up
-    held = accuracy(clf, held_images, held_labels, chunk=NUMPY_MAX_BATCH)
+    everything = drawings_accuracy(clf, images, labels, chunk=NUMPY_MAX_BATCH)  # NumPy: no TensorFlow start-up
+    held = drawings_accuracy(clf, held_images, held_labels, chunk=NUMPY_MAX_BATCH)
     print(f"{clf.entry.label}: {_percent(everything)} on all {len(labels)}, "
           f"{_percent(held)} on the {len(held_labels)} held out of fine-tuning")
 

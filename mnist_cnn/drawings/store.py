@@ -471,15 +471,3 @@ def _unreadable(path: Path) -> bool:
 def _corrupt(exc: sqlite3.DatabaseError) -> bool:
     """SQLite itself says the file is damaged or not a database: only then is it moved aside."""
     return getattr(exc, "sqlite_errorcode", None) in (SQLITE_CORRUPT, SQLITE_NOTADB)
-
-
-def accuracy(classifier, images: np.ndarray, labels: np.ndarray, chunk: int | None = None) -> float | None:
-    """A classifier's accuracy on stored drawings (uint8 images), or None when there are none.
-    `chunk` predicts that many at a time (the app keeps to the classifier's NumPy path)."""
-    if len(images) == 0:
-        return None
-    x = images.astype(np.float32) / 255.0
-    step = chunk or len(x)
-    predicted = np.concatenate([classifier.predict_proba(x[i:i + step]).argmax(axis=1)
-                                for i in range(0, len(x), step)])
-    return float((predicted == labels).mean())

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from mnist_cnn.network.fastpath import UnsupportedLayer, _same_padding
+from mnist_cnn.network.fastpath import UnsupportedLayer, same_padding
 
 Forward = Callable[[np.ndarray], tuple[np.ndarray, object]]
 Backward = Callable[[np.ndarray, object], np.ndarray]
@@ -77,7 +77,7 @@ def _conv(layer) -> tuple[Forward, Backward]:
 
     def fwd(x):
         n, h, w, _ = x.shape
-        pads = (_same_padding(h, kh, sh), _same_padding(w, kw, sw)) if same else ((0, 0), (0, 0))
+        pads = (same_padding(h, kh, sh), same_padding(w, kw, sw)) if same else ((0, 0), (0, 0))
         xp = np.pad(x, ((0, 0), *pads, (0, 0)))
         ho, wo = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
         patches = np.concatenate([xp[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw, :]

@@ -21,7 +21,7 @@ class UnsupportedLayer(Exception):
     pass
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
@@ -56,7 +56,7 @@ def _conv(layer) -> Op:
     def conv(x: np.ndarray) -> np.ndarray:
         n, h, w, _ = x.shape
         if padding == "same":
-            x = np.pad(x, ((0, 0), _same_padding(h, kh, sh), _same_padding(w, kw, sw), (0, 0)))
+            x = np.pad(x, ((0, 0), same_padding(h, kh, sh), same_padding(w, kw, sw), (0, 0)))
         ho, wo = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
         patches = np.concatenate([x[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw, :]
                                   for i in range(kh) for j in range(kw)], axis=-1)

@@ -20,7 +20,7 @@ from mnist_cnn.config import IMAGE_SIZE, LOW_CONFIDENCE
 from mnist_cnn.network import fastpath, kerasfile, store
 
 FEATURE_LAYER = "relu1"  # the first convolution's output after ReLU, in every architecture
-FIRST_CONV = "conv1"
+FIRST_CONV = "conv1"  # every architecture names its first convolution so (training/architectures.py)
 PREDICT_CHUNK = 1000
 NUMPY_MAX_BATCH = 64  # up to this many images go through the NumPy forward pass
 

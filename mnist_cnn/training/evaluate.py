@@ -68,3 +68,15 @@ def mistakes_table(report: Report, true_digit: int | None = None, predicted_digi
         idx = idx[report.predictions[idx] == predicted_digit]
     order = np.argsort(report.confidences[idx], kind="stable")
     return idx[order[::-1]] if most_confident_first else idx[order]
+
+
+def drawings_accuracy(classifier, images: np.ndarray, labels: np.ndarray, chunk: int | None = None) -> float | None:
+    """A classifier's accuracy on stored drawings (uint8 images), or None when there are none.
+    `chunk` predicts that many at a time (the app keeps to the classifier's NumPy path)."""
+    if len(images) == 0:
+        return None
+    x = images.astype(np.float32) / 255.0
+    step = chunk or len(x)
+    predicted = np.concatenate([classifier.predict_proba(x[i:i + step]).argmax(axis=1)
+                                for i in range(0, len(x), step)])
+    return float((predicted == labels).mean())

@@ -13,9 +13,10 @@ import streamlit as st
 
 from mnist_cnn.config import NUM_CLASSES
 from mnist_cnn.drawings.folders import export_zip
-from mnist_cnn.drawings.store import Drawing, DrawingsError, DrawingStore, accuracy
+from mnist_cnn.drawings.store import Drawing, DrawingsError, DrawingStore
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import NUMPY_MAX_BATCH, Classifier
+from mnist_cnn.training.evaluate import drawings_accuracy
 from mnist_cnn.ui import plots
 from mnist_cnn.ui.common import classifier_at, plural, session_id
 
@@ -36,8 +37,8 @@ def model_accuracies(path: str, model_id: str, db_path: str, signature: tuple, s
     clf = classifier_at(path)
     images, labels, _ = drawings.dataset("all", session=session)
     held_images, held_labels, _ = drawings.dataset("held_out", session=session)
-    return (accuracy(clf, images, labels, chunk=NUMPY_MAX_BATCH),
-            accuracy(clf, held_images, held_labels, chunk=NUMPY_MAX_BATCH))
+    return (drawings_accuracy(clf, images, labels, chunk=NUMPY_MAX_BATCH),
+            drawings_accuracy(clf, held_images, held_labels, chunk=NUMPY_MAX_BATCH))
 
 
 def _percent(value: float | None) -> str:

@@ -12,12 +12,14 @@ fitted on numbers made of MNIST training digits (fit_numbers.py).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from mnist_cnn.config import LOW_CONFIDENCE, MAX_NUMBER_DIGITS
+from mnist_cnn.config import LOW_CONFIDENCE, MAX_NUMBER_DIGITS, SHIPPED_MODELS_DIR
 from mnist_cnn.network.inference import NUMPY_MAX_BATCH, load_classifier
 from mnist_cnn.reading import segment
 from mnist_cnn.reading.notdigit import DIGIT, NOT_DIGIT, NOT_ONE_DIGIT, gate_or_none
@@ -45,15 +47,22 @@ SPAN_FEATURES = (
     *(f"reads {d}" for d in range(10)),  # a slice of a stroke reads as a 1 more easily than as an 8
     "thin",  # how much thinner than the drawing's usual stroke it is (a hair-thin line is no 1)
 )
-SPAN_WEIGHTS = np.array([  # in the order of SPAN_FEATURES
-    36.70, 40.12, -15.15, 2.67, -68.90, -2.46, -11.62, -109.99, 76.98, -203.40, -76.98, 20.95, -140.43,
-    18.61, -29.50, -45.05, -28.43, -39.99, -29.94, 10.64, -38.15, 25.40, 79.45, -78.00,
-])
 PAIR_FEATURES = (
     "overlap",  # they overlap most of the narrower one's width (more likely parts of one digit)
     "stacked",  # one is above the other rather than beside it (the halves of a broken 1)
 )
-PAIR_WEIGHTS = np.array([88.50, 8.92])
+WEIGHTS_PATH = SHIPPED_MODELS_DIR / "reader" / "numbers.json"  # written by training/fit_numbers.py
+
+
+def load_weights(path: Path = WEIGHTS_PATH) -> tuple[np.ndarray, np.ndarray]:
+    """SPAN_WEIGHTS and PAIR_WEIGHTS as the fitting command wrote them, for these features."""
+    fitted = json.loads(Path(path).read_text())
+    if tuple(fitted["span_features"]) != SPAN_FEATURES or tuple(fitted["pair_features"]) != PAIR_FEATURES:
+        raise ValueError(f"{path} was fitted for other features; refit: python -m mnist_cnn.training.fit_numbers")
+    return np.array(fitted["span_weights"]), np.array(fitted["pair_weights"])
+
+
+SPAN_WEIGHTS, PAIR_WEIGHTS = load_weights()  # read once, at start
 WIDE_FROM = 0.9
 LOG_FLOOR = 1e-6  # probabilities below this count as this in the features
 FREE_OVERLAP = 0.35  # share of the narrower digit's width neighbours may overlap at no cost

@@ -5,20 +5,28 @@
 right split among the reader's candidates, and fits numbers.SPAN_WEIGHTS and PAIR_WEIGHTS by an
 averaged structured perceptron: whenever the best split under the current weights reads the
 wrong number, the weights move towards the right split's features and away from the wrong
-one's. It prints the weights to copy into numbers.py. Test digits are never used, so the
-benchmark (bench/numbers.py) stays a fair test.
+one's. It writes them to numbers.WEIGHTS_PATH (models/reader/numbers.json), which the reader
+reads at start. Test digits are never used, so the benchmark (bench/numbers.py) stays a fair test.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from mnist_cnn.config import DEFAULT_STROKE_WIDTH, NUMBER_CANVAS
+from mnist_cnn.data.mnist import load_mnist
 from mnist_cnn.data.synthetic_numbers import SPACINGS, compose_owned
+from mnist_cnn.network import store
+from mnist_cnn.network.inference import load_classifier
+from mnist_cnn.network.store import shipped_model_path
 from mnist_cnn.reading import numbers, segment
+from mnist_cnn.reading.notdigit import default_gate
 
 PEN_GAPS = (0.0, 0.5)  # pen-drawn digits from touching-ish to apart, in digit heights
 MOSTLY = 0.7  # a candidate is a digit when it holds this share of the digit's ink and the digit this share of its
@@ -182,15 +190,11 @@ def fit(exs: list[Example], theta: np.ndarray, epochs: int, seed: int) -> np.nda
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mnist_cnn.data.mnist import load_mnist
-    from mnist_cnn.network.inference import load_classifier
-    from mnist_cnn.network.store import shipped_model_path
-    from mnist_cnn.reading.notdigit import default_gate
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-spacing", type=int, default=400)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default=str(numbers.WEIGHTS_PATH), help="where to write the weights")
     args = parser.parse_args(argv)
     (x_train, y_train), _ = load_mnist()
     clf, gate = load_classifier(shipped_model_path("improved")), default_gate()
@@ -206,8 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     for name, w in zip((*numbers.SPAN_FEATURES, *numbers.PAIR_FEATURES), theta):
         print(f"  {name:24s} {w:8.2f}")
     split = len(numbers.SPAN_FEATURES)
-    print("SPAN_WEIGHTS =", ", ".join(f"{w:.2f}" for w in theta[:split]))
-    print("PAIR_WEIGHTS =", ", ".join(f"{w:.2f}" for w in theta[split:]))
+    fitted = {"span_features": list(numbers.SPAN_FEATURES), "span_weights": [round(float(w), 2) for w in theta[:split]],
+              "pair_features": list(numbers.PAIR_FEATURES), "pair_weights": [round(float(w), 2) for w in theta[split:]],
+              "fitted_by": "python -m mnist_cnn.training.fit_numbers " + " ".join(argv or sys.argv[1:])}
+    store.write_text_atomically(Path(args.out), json.dumps(fitted, indent=2) + "\n")
+    print(f"saved {args.out}")
 
 
 if __name__ == "__main__":

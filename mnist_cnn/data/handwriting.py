@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from mnist_cnn.config import CANVAS_SIZE, NUM_CLASSES, STROKE_WIDTH_RANGE
+from mnist_cnn.config import CANVAS_SIZE, DEFAULT_STROKE_WIDTH, NUM_CLASSES, STROKE_WIDTH_RANGE
 from mnist_cnn.data.strokes import DIGITS, Glyph, arc, line, render_strokes
 from mnist_cnn.reading.preprocess import normalize_ink
 
@@ -77,8 +77,6 @@ def font_files(stems: tuple[str, ...]) -> tuple[Path, ...]:
 def canvas_pen(rng: np.random.Generator) -> float:
     """A pen width as a share of the digit's height, as the canvas makes it: one width in
     pixels (the slider's default most of the time) over a digit of any size."""
-    from mnist_cnn.config import DEFAULT_STROKE_WIDTH
-
     width = DEFAULT_STROKE_WIDTH if rng.random() < DEFAULT_PEN_SHARE else rng.uniform(*STROKE_WIDTH_RANGE)
     height = rng.uniform(*CANVAS_HEIGHTS) * CANVAS_SIZE
     return float(np.clip(width / height, 0.03, 0.4))

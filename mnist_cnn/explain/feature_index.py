@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from mnist_cnn.config import NUM_CLASSES, REPO_ROOT, child_env, user_home
+from mnist_cnn.data.mnist import load_mnist, to_model_input
+from mnist_cnn.network import store
+from mnist_cnn.network.inference import load_classifier
 
 COMPONENTS = 64  # feature directions kept for cosine similarity (128 agreed no better, took twice as long)
 BASIS_SAMPLE = 4_000  # training images the directions are fitted on
@@ -72,8 +75,6 @@ class FeatureIndex:
 
 def embed(clf, images: np.ndarray) -> np.ndarray:
     """Penultimate features of uint8 or float images, in chunks."""
-    from mnist_cnn.data.mnist import to_model_input
-
     out = []
     for i in range(0, len(images), EMBED_CHUNK):
         chunk = images[i : i + EMBED_CHUNK]
@@ -276,10 +277,6 @@ def wait(model_id: str, limit: int | None = None, timeout: float = 600.0) -> str
 def build_for(model_path: Path | str, limit: int | None = None) -> Path:
     """Embed MNIST with the model at model_path, fit, and save the index; returns its file.
     A failure leaves a one-line .error file the app shows (and raises)."""
-    from mnist_cnn.data.mnist import load_mnist
-    from mnist_cnn.network import store
-    from mnist_cnn.network.inference import load_classifier
-
     name = index_name(store.entry(Path(model_path)).model_id, limit)
     _marker(name, "building").parent.mkdir(parents=True, exist_ok=True)
     _marker(name, "building").write_text(str(os.getpid()))

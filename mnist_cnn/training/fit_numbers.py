@@ -21,6 +21,7 @@ import numpy as np
 
 from mnist_cnn.config import DEFAULT_STROKE_WIDTH, NUMBER_CANVAS
 from mnist_cnn.data.mnist import load_mnist
+from mnist_cnn.data.strokes import draw_polylines, place_glyphs, random_digit_glyph
 from mnist_cnn.data.synthetic_numbers import SPACINGS, compose_owned
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import load_classifier
@@ -146,8 +147,6 @@ def broken_examples(clf, gate, images: np.ndarray, labels: np.ndarray, n: int, s
 def pen_number(digits: list[int], rng: np.random.Generator, gap: float) -> tuple[np.ndarray, np.ndarray]:
     """A number written with an even pen like the canvas's (strokes.py), `gap` digit heights
     apart, as uint8 ink, and which digit owns each pixel."""
-    from mnist_cnn.data.strokes import draw_polylines, place_glyphs, random_digit_glyph
-
     glyphs = [random_digit_glyph(d, rng) for d in digits]
     strokes = place_glyphs(glyphs, NUMBER_CANVAS, rng, gap=gap)
     firsts = np.cumsum([0] + [len(g) for g in glyphs])

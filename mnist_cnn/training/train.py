@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from mnist_cnn.data.mnist import load_mnist, one_hot, to_model_input
 from mnist_cnn.training.architectures import build_model, get_arch
-from mnist_cnn.training.augment import augment_batch
+from mnist_cnn.training.augment import AUGMENTATIONS, augment_batch
 from mnist_cnn.training.progress import Progress, ProgressHook
 
 PROGRESS_INTERVAL_S = 0.25
@@ -100,8 +100,6 @@ def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int |
 
     `augment` names a setting in augment.AUGMENTATIONS (an ArchSpec's `augment`); None means the
     default improved recipe's."""
-    from mnist_cnn.training.augment import AUGMENTATIONS
-
     cfg = AUGMENTATIONS[augment or get_arch("improved").augment]
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)

@@ -21,8 +21,11 @@ import time
 import numpy as np
 
 from mnist_cnn.config import NUM_CLASSES
+from mnist_cnn.data.handwriting import crossed_out_digits, drawing_like, font_letters
 from mnist_cnn.data.mnist import load_mnist, one_hot, to_model_input
+from mnist_cnn.data.nondigits import TRAIN, non_digits
 from mnist_cnn.network import store
+from mnist_cnn.training.architectures import build_model
 from mnist_cnn.training.progress import ProgressHook
 
 RECIPE = "drawings"
@@ -50,9 +53,6 @@ def _compile(model, total_steps: int) -> None:
 
 def outliers(n: int, seed: int) -> np.ndarray:
     """n training non-digits (letters, shapes, scribbles, crossed-out digits), as 28x28 inputs."""
-    from mnist_cnn.data.handwriting import crossed_out_digits, font_letters
-    from mnist_cnn.data.nondigits import TRAIN, non_digits
-
     parts = [font_letters(n // 3, seed=seed), crossed_out_digits(n // 6, seed=seed + 1)]
     parts.append(non_digits(n - sum(len(p) for p in parts), TRAIN, seed=seed + 2)[0])
     return np.concatenate(parts).astype(np.float32)
@@ -86,7 +86,6 @@ def train_for_drawings(base_path, epochs: int | None = None, drawings: int = DRA
     the model at `base_path`; returns a train.TrainResult whose sidecar names the recipe."""
     import keras
 
-    from mnist_cnn.data.handwriting import drawing_like
     from mnist_cnn.training.train import ProgressCallback, TrainingCancelled, TrainResult
 
     epochs = epochs or (EPOCHS if base_path is None else EPOCHS_FROM_A_MODEL)
@@ -100,8 +99,6 @@ def train_for_drawings(base_path, epochs: int | None = None, drawings: int = DRA
     y = np.concatenate([y_train, y_draw, np.full(len(x_out), OUTLIER, np.int64)])
     steps = math.ceil(len(x) / batch_size)
     if base_path is None:  # from scratch, with the architecture's own one-cycle schedule
-        from mnist_cnn.training.architectures import build_model
-
         model = build_model(SCRATCH_RECIPE, steps_per_epoch=steps, epochs=epochs)
     else:
         model = keras.saving.load_model(base_path)

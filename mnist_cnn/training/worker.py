@@ -27,6 +27,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from mnist_cnn.config import user_models_dir
+from mnist_cnn.data import mnist
+from mnist_cnn.network import store
+from mnist_cnn.network.inference import load_classifier
+from mnist_cnn.training.evaluate import evaluate_classifier
+from mnist_cnn.training.finetune import finetune
+
 WORKER_NICE = 10  # the fallback where there is no idle class: below the server
 PARENT_POLL_S = 0.5
 MAX_REASON = 400  # characters of a failure shown in the sidebar
@@ -87,8 +94,6 @@ def _configure_tensorflow(idle_class: bool) -> None:
 
 def new_model_path(arch: str, kind: str) -> Path:
     """A fresh file per run, so every run stays in the model list whatever is decided."""
-    from mnist_cnn.config import user_models_dir
-
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = "-finetuned" if kind == "finetune" else ""
     return user_models_dir() / f"{arch}{suffix}-{stamp}.keras"
@@ -96,15 +101,10 @@ def new_model_path(arch: str, kind: str) -> Path:
 
 def current_accuracy(path: Path) -> float | None:
     """The current model's MNIST test accuracy, from its sidecar or, failing that, measured."""
-    from mnist_cnn.network import store
-
     acc = store.read_meta(path).get("test_accuracy")
     if acc is not None:
         return float(acc)
     try:
-        from mnist_cnn.network.inference import load_classifier
-        from mnist_cnn.training.evaluate import evaluate_classifier
-
         return evaluate_classifier(load_classifier(path)).accuracy
     except Exception:  # an unknown accuracy only means the person decides
         return None
@@ -112,8 +112,6 @@ def current_accuracy(path: Path) -> float | None:
 
 def _train(job: dict[str, Any], progress, cancel):
     if job["kind"] == "finetune":
-        from mnist_cnn.training.finetune import finetune
-
         return finetune(job["base_path"], epochs=job["epochs"], batch_size=job["batch_size"], limit=job["limit"],
                         progress=progress, cancel=cancel)
     from mnist_cnn.training.train import train
@@ -147,11 +145,8 @@ def run(job: dict[str, Any], send) -> None:
     _stop_at_once_on_sigterm()
     cancel = threading.Event()  # the server cancels with SIGTERM; the event is train()'s interface
     try:
-        from mnist_cnn.data.mnist import load_mnist
-
-        load_mnist()  # first, so a missing data set fails in a second, not after TensorFlow's import
+        mnist.load_mnist()  # first, so a missing data set fails in a second, not after TensorFlow's import
         _configure_tensorflow(idle_class)
-        from mnist_cnn.network import store
         from mnist_cnn.training.train import TrainingCancelled
 
         try:

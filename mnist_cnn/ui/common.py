@@ -15,6 +15,7 @@ from mnist_cnn.data import mnist
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import Classifier, load_classifier
 from mnist_cnn.training import jobs
+from mnist_cnn.training.evaluate import evaluate_classifier
 from mnist_cnn.ui import browser_id
 
 
@@ -93,8 +94,6 @@ SCORING = "Scoring the model on the 10,000 test digits (loads TensorFlow the fir
 
 @st.cache_data(max_entries=8, show_spinner=SCORING)
 def test_report(path: str, model_id: str):
-    from mnist_cnn.training.evaluate import evaluate_classifier
-
     report = evaluate_classifier(classifier_for(path, model_id))
     settle_memory()
     return report

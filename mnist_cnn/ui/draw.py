@@ -30,7 +30,7 @@ from mnist_cnn.reading.verdicts import (
     metric_text,
     phone_answer,
 )
-from mnist_cnn.ui import plots
+from mnist_cnn.ui import number, plots
 from mnist_cnn.ui.labelling import label_row, send_strokes_before_save
 
 MODES = ("One digit", "A number")
@@ -148,8 +148,6 @@ def render(clf: Classifier) -> None:
     mode = st.segmented_control("What to draw", MODES, default=MODES[0], key="draw_mode",
                                 label_visibility="collapsed") or MODES[0]
     if mode == MODES[1]:
-        from mnist_cnn.ui import number
-
         st.fragment(number.render)(clf)
     else:
         digit_panel(clf)

@@ -18,6 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_cnn.training import jobs
+from mnist_cnn.training.architectures import ARCHITECTURES
 from mnist_cnn.ui.common import format_seconds, plural
 from mnist_cnn.ui.urls import training_url
 
@@ -39,8 +40,6 @@ def run_key(state: jobs.JobState) -> list:
 
 
 def validates_at_the_end_only(state: jobs.JobState) -> bool:
-    from mnist_cnn.training.architectures import ARCHITECTURES
-
     spec = ARCHITECTURES.get(state.arch) if state.kind == "train" else None
     return spec is not None and not spec.validate_each_epoch
 

@@ -9,9 +9,12 @@ import streamlit as st
 
 from mnist_cnn.config import BATCH_SIZES, EPOCH_RANGE, TRAIN_LIMIT_ENV
 from mnist_cnn.data.mnist import EXPECTED_COUNTS
+from mnist_cnn.drawings.store import DrawingStore
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import Classifier
+from mnist_cnn.training import finetune
 from mnist_cnn.training import jobs as jobs_mod
+from mnist_cnn.training.architectures import ARCHITECTURES
 from mnist_cnn.ui import run_monitor
 from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id, training_jobs
 
@@ -21,8 +24,6 @@ FINETUNE_SECONDS_PER_EPOCH = 15  # measured on the 2-core machine: 8,000 images 
 
 
 def architectures() -> dict:
-    from mnist_cnn.training.architectures import ARCHITECTURES
-
     return ARCHITECTURES
 
 
@@ -68,8 +69,6 @@ def train_limit() -> int | None:
 
 def saved_drawings() -> int:
     """How many labelled drawings a fine-tune could learn from (0 if the store cannot be read)."""
-    from mnist_cnn.drawings.store import DrawingStore
-
     try:
         return DrawingStore().count()
     except Exception:  # noqa: BLE001 - the store reports its own problems in the My drawings tab
@@ -77,8 +76,6 @@ def saved_drawings() -> int:
 
 
 def finetune_controls(clf: Classifier, drawings: int, running: bool) -> None:
-    from mnist_cnn.training import finetune
-
     epochs = st.slider("Epochs", *FINETUNE_EPOCHS, finetune.EPOCHS, key="finetune_epochs")
     st.caption(f"Fine-tunes the model in use ({clf.arch}) on MNIST plus your {plural(drawings, 'saved drawing')} "
                "(oversampled, augmented); a fixed share of the drawings is held out to measure it before and after. "

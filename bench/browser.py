@@ -14,7 +14,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from mnist_cnn.config import REPO_ROOT
 
@@ -69,17 +69,22 @@ def running_app(env: dict[str, str] | None = None, log_path: Path | None = None)
         yield url
 
 
+def streamlit_command(port: int) -> list[str]:
+    """`streamlit run app.py` on `port`, on the loopback address only."""
+    return [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
 @contextmanager
-def running_server(env: dict[str, str] | None = None,
-                   log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """As running_app, also yielding the server process (to look at it from outside)."""
+def running_server(env: dict[str, str] | None = None, log_path: Path | None = None,
+                   command: Callable[[int], list[str]] = streamlit_command
+                   ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As running_app, also yielding the server process (to look at it from outside). `command`
+    gives the server's command line for a port (a test may start it its own way)."""
     port = free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
-    )
+    proc = subprocess.Popen(command(port), cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=log,
+                            stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc=proc)

@@ -11,7 +11,6 @@ import asyncio
 import io
 import logging
 import shutil
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -217,28 +216,19 @@ def test_a_server_with_a_broken_current_model_and_gate_serves_the_page_and_predi
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"PK\x03\x04 damaged")
     store.set_current_model(broken)
-    port = browser.free_port()
     log = tmp_path / "server.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "-c", SERVER_WITH_A_BROKEN_GATE, str(tmp_path / "no-gate.keras"),
-                                   str(REPO_ROOT / "app.py"), str(port)], cwd=REPO_ROOT, stdout=out,
-                                  stderr=subprocess.STDOUT, env={**browser.os.environ, "PYTHONPATH": str(REPO_ROOT)})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        browser.wait_healthy(url, proc=server)
+
+    def with_no_gate(port: int) -> list[str]:
+        return [sys.executable, "-c", SERVER_WITH_A_BROKEN_GATE, str(tmp_path / "no-gate.keras"),
+                str(REPO_ROOT / "app.py"), str(port)]
+
+    with browser.running_server({"PYTHONPATH": str(REPO_ROOT)}, log, command=with_no_gate) as (url, _):
         with urllib.request.urlopen(url + "/", timeout=30) as page:
             assert page.status == 200 and b"<html" in page.read().lower()
         request = urllib.request.Request(url + PREDICT_ROUTE, data=png(ONE), method="POST",
                                          headers={"Content-Type": "image/png"})
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert answer.status == 200 and b'"value":"1"' in answer.read().replace(b" ", b"")
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
     assert text.count("the not-a-digit gate cannot be used") == 1, text[-3000:]

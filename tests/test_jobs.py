@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from mnist_cnn.network import store
 from mnist_cnn.training import jobs, worker
@@ -27,16 +28,6 @@ LONG = {"arch": "seed", "epochs": 20, "batch_size": 100, "limit": 30000}  # minu
 # How long stopping a worker may take. Cancel ends it in under 2 s on a quiet machine; tests share
 # 2 loaded cores, so the bound only tells "ended" from "hung" or "ran to the end" (LONG takes minutes).
 STOPPED_WITHIN_S = 30.0
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def first_progress(run: TrainingJobs):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from mnist_cnn.config import REPO_ROOT, child_env
 from mnist_cnn.network import store
@@ -80,16 +81,6 @@ import json, sys
 sys.stdin.read()
 print(json.dumps(["cancelled", {}]), flush=True)
 """
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -71,6 +71,19 @@ MAX_PREDICT_PNG_SIDE = 4 * CANVAS_SIZE  # the canvas is sent at CANVAS_SIZE; far
 
 # Test-only: cap the number of training images a retrain from the app uses.
 TRAIN_LIMIT_ENV = "MNIST_DRAW_TRAIN_LIMIT"
+# A shared server: a visitor saves at most one drawing a SAVE_INTERVAL_S per browser, and the page
+# saves nothing more once the store holds MAX_DRAWINGS (MAX_DRAWINGS_ENV overrides it).
+SAVE_INTERVAL_S = 1.0
+MAX_DRAWINGS = 50_000  # about 1 KB each without the originals: tens of MB, not a full disk
+MAX_DRAWINGS_ENV = "MNIST_DRAW_MAX_DRAWINGS"
+
+
+def max_drawings() -> int:
+    """How many drawings the page may keep: MAX_DRAWINGS, or a positive MNIST_DRAW_MAX_DRAWINGS."""
+    try:
+        return max(1, int(os.environ[MAX_DRAWINGS_ENV]))
+    except (KeyError, ValueError):
+        return MAX_DRAWINGS
 
 # "A number" on the Draw tab: a wide canvas (width, height) for up to MAX_NUMBER_DIGITS digits.
 NUMBER_CANVAS = (700, 280)

@@ -593,3 +593,55 @@ def test_the_command_line_imports_counts_deletes_and_asks_before_clearing(tmp_pa
     assert refused.value.code == 2 and "nothing deleted" in capsys.readouterr().err
     assert DrawingStore().count() == 8
     assert main(["drawings", "clear", "--yes"]) == 0 and DrawingStore().count() == 0
+
+
+# ---------- a shared server's limits ----------
+
+def test_a_full_store_refuses_new_drawings_with_one_line_and_keeps_what_it_has(tmp_path):
+    from mnist_cnn.drawings.store import StoreFull
+
+    store = DrawingStore(tmp_path / "capped.sqlite3")
+    for seed in range(3):
+        assert store.add(digit(seed), 1, png_bytes(digit(seed)), session="s", cap=3)[1]
+    assert store.add(digit(0), 1, png_bytes(digit(0)), session="s", cap=3) == (store.list()[-1].id, False)  # resaved
+    with pytest.raises(StoreFull, match=r"full \(3 drawings.*nothing was saved") as full:
+        store.add(digit(9), 1, png_bytes(digit(9)), session="s", cap=3)
+    assert "\n" not in str(full.value) and store.count() == 3
+    with pytest.raises(StoreFull):  # an import that would pass the cap stores none of its drawings
+        store.add_many([NewDrawing(digit(s), 2, png_bytes(digit(s)), "s") for s in (10, 11)], cap=4)
+    assert store.count() == 3
+
+
+def test_one_browser_saves_at_most_once_a_second_and_others_are_not_held_up():
+    from mnist_cnn.ui.labelling import SaveLimiter
+
+    now = [100.0]
+    limiter = SaveLimiter(interval=1.0, clock=lambda: now[0])
+    assert limiter.allow("a") and not limiter.allow("a")
+    assert limiter.allow("b")  # another browser is not held up by the first
+    now[0] += 0.99
+    assert not limiter.allow("a")
+    now[0] += 0.02
+    assert limiter.allow("a")
+
+
+def test_the_page_says_when_saves_come_too_fast_and_when_the_store_is_full(user_home, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from mnist_cnn.ui import labelling
+
+    at = AppTest.from_function(labelling_page, default_timeout=60).run()
+    save = next(b for b in at.button if b.key.startswith("save_"))
+    save.click().run()
+    assert [t.value for t in at.toast] == ["Saved as a 1."]
+    monkeypatch.setattr(labelling, "SAVES", labelling.SaveLimiter(interval=3600))
+    labelling.SAVES.allow(DrawingStore().list()[0].session)  # this browser has just saved
+    next(b for b in at.button if b.key.startswith("save_")).click().run()
+    assert labelling.SAVING_TOO_FAST in [w.value for w in at.warning]
+
+    monkeypatch.setattr(labelling, "SAVES", labelling.SaveLimiter(interval=0))
+    monkeypatch.setenv("MNIST_DRAW_MAX_DRAWINGS", "1")
+    at.segmented_control[0].set_value(7).run()  # another label: a new drawing for the store
+    next(b for b in at.button if b.key.startswith("save_")).click().run()
+    assert any("The drawings store is full" in w.value for w in at.warning)
+    assert DrawingStore().count() == 1

@@ -55,6 +55,10 @@ class DrawingsError(RuntimeError):
     """The drawings store cannot do what was asked; the message says why and what to do."""
 
 
+class StoreFull(DrawingsError):
+    """A save would take the store past its cap (a shared server's limit)."""
+
+
 @dataclass(frozen=True)
 class Drawing:
     """One stored drawing."""
@@ -337,19 +341,28 @@ class DrawingStore:
 
     def add(self, image: np.ndarray, label: int, original_png: bytes, *, session: str,
             prediction: int | None = None, probs: np.ndarray | None = None, model_id: str | None = None,
-            source: str = "canvas", created: float | None = None) -> tuple[int, bool]:
+            source: str = "canvas", created: float | None = None, cap: int | None = None) -> tuple[int, bool]:
         """Store one labelled drawing; returns (row id, whether it is new). The same drawing saved
-        again (same input, label and session) returns the existing row."""
+        again (same input, label and session) returns the existing row. With `cap`, a new drawing
+        is refused (StoreFull) once the store holds that many."""
         return self.add_many([NewDrawing(image, label, original_png, session, prediction, probs, model_id,
-                                         source, created)])[0]
+                                         source, created)], cap=cap)[0]
 
-    def add_many(self, drawings: list[NewDrawing]) -> list[tuple[int, bool]]:
-        """Store several drawings in one transaction (imports); (row id, is new) for each."""
+    def add_many(self, drawings: list[NewDrawing], cap: int | None = None) -> list[tuple[int, bool]]:
+        """Store several drawings in one transaction (imports); (row id, is new) for each. With
+        `cap`, nothing is stored (StoreFull) if the new ones would take the store past it."""
         rows = [d.row() for d in drawings]
 
         def insert(con: sqlite3.Connection) -> list[tuple[int, bool]]:
             out = []
-            with _transaction(con):
+            with _transaction(con):  # the count and the insert in one write lock: no two saves pass the cap
+                if cap is not None:
+                    held = con.execute("SELECT COUNT(*) FROM drawings").fetchone()[0]
+                    known = con.execute(f"SELECT COUNT(*) FROM drawings WHERE content_hash IN "
+                                        f"({','.join('?' * len(rows))})", [r[-1] for r in rows]).fetchone()[0]
+                    if held + len(rows) - known > cap:
+                        raise StoreFull(f"The drawings store is full ({held:,} drawings, the limit on this server); "
+                                        "nothing was saved. Ask whoever runs it to export and clear some.")
                 for row in rows:
                     cur = con.execute("INSERT OR IGNORE INTO drawings (image, original, label, prediction, probs, "
                                       "model_id, created, session, source, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",

@@ -19,14 +19,17 @@ has it send at once (labelling.js), so the click cannot overtake the stroke.
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 import streamlit as st
 
-from mnist_cnn.config import NUM_CLASSES
+from mnist_cnn.config import NUM_CLASSES, SAVE_INTERVAL_S, max_drawings
 from mnist_cnn.drawings.store import DrawingsError, DrawingStore, png_bytes, to_uint8
 from mnist_cnn.network.inference import Verdict
 from mnist_cnn.reading.verdicts import judge
@@ -37,8 +40,34 @@ _SEND_FIRST = st.components.v2.component("mnist_draw.send_before_save",
 DIGITS = list(range(NUM_CLASSES))
 ERROR_KEY = "labelling_error"
 PICK_A_DIGIT = "Pick the digit it really is, then press Save."
+SAVING_TOO_FAST = f"One drawing every {SAVE_INTERVAL_S:g} s: nothing was saved, press Save again in a moment."
+FORGET_AFTER = 10_000  # browsers remembered by the save limiter before old ones are dropped
 DRAWING_CHANGED = ("The drawing changed as you pressed Save, so nothing was saved: check the digit below and "
                    "press Save again.")
+
+
+class SaveLimiter:
+    """At most one save per `interval` seconds from each browser (all its tabs and reloads share
+    its id), so that one visitor of a shared server cannot fill the store in a loop."""
+
+    def __init__(self, interval: float = SAVE_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval, self._clock = interval, clock
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, browser: str) -> bool:
+        """Whether `browser` may save now; if so, its next save waits `interval` from now."""
+        with self._lock:
+            now = self._clock()
+            if now - self._last.get(browser, -math.inf) < self.interval:
+                return False
+            if len(self._last) > FORGET_AFTER:  # browsers that saved long ago need no entry
+                self._last = {b: t for b, t in self._last.items() if now - t < self.interval}
+            self._last[browser] = now
+            return True
+
+
+SAVES = SaveLimiter()  # one per server process: every session's Save goes through it
 
 
 class Shown(NamedTuple):
@@ -97,11 +126,14 @@ def _save(shown: Shown, clf, source: str, label_key: str, clear_canvas: bool, cu
     if label is None:
         st.session_state[ERROR_KEY] = PICK_A_DIGIT
         return
+    if not SAVES.allow(session_id()):
+        st.session_state[ERROR_KEY] = SAVING_TOO_FAST
+        return
     try:
         store = DrawingStore()
         png = now.original if isinstance(now.original, bytes) else png_bytes(now.original)
         _, new = store.add(now.image, int(label), png, session=session_id(), prediction=int(np.argmax(now.probs)),
-                           probs=now.probs, model_id=clf.model_id, source=source)
+                           probs=now.probs, model_id=clf.model_id, source=source, cap=max_drawings())
     except (DrawingsError, sqlite3.Error, OSError, ValueError) as exc:
         st.session_state[ERROR_KEY] = f"Could not save the drawing: {exc}"
         return

@@ -74,6 +74,7 @@ TRAIN_LIMIT_ENV = "MNIST_DRAW_TRAIN_LIMIT"
 # A shared server: a visitor saves at most one drawing a SAVE_INTERVAL_S per browser, and the page
 # saves nothing more once the store holds MAX_DRAWINGS (MAX_DRAWINGS_ENV overrides it).
 SAVE_INTERVAL_S = 1.0
+ADMIN_PASSWORD_ENV = "MNIST_DRAW_ADMIN_PASSWORD"  # set: only a signed-in admin retrains or switches models
 MAX_DRAWINGS = 50_000  # about 1 KB each without the originals: tens of MB, not a full disk
 MAX_DRAWINGS_ENV = "MNIST_DRAW_MAX_DRAWINGS"
 

@@ -199,3 +199,29 @@ def test_the_server_loads_what_a_first_visit_needs_before_it_answers_without_ten
     assert "/pandas/_libs/" in libraries  # the first thing the warm-up loads...
     assert "/h5py/" in libraries  # ...and the last: the model, read from its .keras file
     assert "tensorflow" not in libraries
+
+
+def test_with_an_admin_password_visitors_draw_but_only_the_admin_retrains_or_switches(monkeypatch):
+    from mnist_cnn.ui import admin
+
+    monkeypatch.setenv("MNIST_DRAW_ADMIN_PASSWORD", "a long secret")
+    monkeypatch.setattr(admin, "WRONG_PASSWORD_DELAY_S", 0.0)
+    at = run_app("Draw")
+    assert not [b for b in at.button if b.key == "retrain"]  # a visitor cannot start a run
+    assert at.sidebar.selectbox[0].disabled  # nor switch the model everyone uses
+    assert admin.VISITOR_NOTE in texts(at)
+    assert at.metric[0].label == "Prediction"  # drawing is for everyone
+
+    at.sidebar.text_input(key=admin.PASSWORD_KEY).input("a guess").run()
+    assert admin.WRONG_PASSWORD in [e.value for e in at.sidebar.error]
+    assert not [b for b in at.button if b.key == "retrain"]
+
+    at.sidebar.text_input(key=admin.PASSWORD_KEY).input("a long secret").run()
+    assert [b for b in at.button if b.key == "retrain"] and not at.sidebar.selectbox[0].disabled
+    assert admin.PASSWORD_KEY not in at.session_state  # the password is not kept
+
+
+def test_without_an_admin_password_everyone_may_retrain(monkeypatch):
+    monkeypatch.delenv("MNIST_DRAW_ADMIN_PASSWORD", raising=False)
+    at = run_app("Draw")
+    assert [b for b in at.button if b.key == "retrain"] and not at.sidebar.selectbox[0].disabled

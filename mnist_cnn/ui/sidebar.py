@@ -15,7 +15,7 @@ from mnist_cnn.network.inference import Classifier
 from mnist_cnn.training import finetune
 from mnist_cnn.training import jobs as jobs_mod
 from mnist_cnn.training.architectures import ARCHITECTURES
-from mnist_cnn.ui import run_monitor
+from mnist_cnn.ui import admin, run_monitor
 from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id, training_jobs
 
 TRAIN_CHOICES = ("MNIST from scratch", "Fine-tune on my drawings")
@@ -43,8 +43,8 @@ def model_info(clf: Classifier) -> None:
     paths = list(entries)
     choice = st.selectbox("Model in use", paths, index=paths.index(current) if current in paths else 0,
                           format_func=lambda p: model_label(entries[p]) if p in entries else p,
-                          key=f"model_choice_{clf.model_id}")
-    if choice != current:
+                          key=f"model_choice_{clf.model_id}", disabled=not admin.is_admin())
+    if choice != current and admin.is_admin():
         store.set_current_model(choice)
         st.rerun()
     arch = architectures().get(meta.get("arch", ""))
@@ -57,7 +57,7 @@ def model_info(clf: Classifier) -> None:
                f"{'shipped with the app' if clf.entry.shipped else 'retrained here'} · `{clf.path.name}`")
     if clf.warning:
         st.warning(clf.warning)
-    if not clf.entry.shipped and st.button("Restore the shipped model"):
+    if not clf.entry.shipped and admin.is_admin() and st.button("Restore the shipped model"):
         store.restore_shipped()
         st.rerun()
 
@@ -88,6 +88,9 @@ def finetune_controls(clf: Classifier, drawings: int, running: bool) -> None:
 
 def retrain_controls(clf: Classifier) -> None:
     st.subheader("Retrain")
+    if not admin.is_admin():
+        admin.sign_in()
+        return
     problem = mnist_missing()
     if problem:
         st.error(f"Retraining needs MNIST: {problem}. Set MNIST_DATA_DIR to a folder with the four IDX files.")
@@ -153,7 +156,7 @@ def run_panel() -> None:
     state = training_jobs().snapshot()
     if state.running:
         run_monitor.render(state, run_monitor.PROGRESS)
-        if st.button("Cancel", key="cancel_training"):
+        if admin.is_admin() and st.button("Cancel", key="cancel_training"):
             training_jobs().cancel()
             st.rerun()
     elif state.status == jobs_mod.FINISHED:

@@ -59,13 +59,15 @@ def _frozen_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [layer for layer in model.layers if not isinstance(layer, keras.layers.Dense)]
 
 
-def _compile(model: keras.Model, total_steps: int) -> None:
+def compile_with_warmup(model: keras.Model, total_steps: int, peak: float = PEAK_LEARNING_RATE) -> None:
+    """Adam from a tenth of `peak`, warmed up to it over WARMUP_FRACTION of the steps, then cosine
+    decay to zero: how a trained model goes on learning (a fine-tune, train_drawings from a model)."""
     import keras
 
     warmup = max(1, int(total_steps * WARMUP_FRACTION))
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=PEAK_LEARNING_RATE / 10, decay_steps=max(1, total_steps - warmup), alpha=0.0,
-        warmup_target=PEAK_LEARNING_RATE, warmup_steps=warmup)
+        initial_learning_rate=peak / 10, decay_steps=max(1, total_steps - warmup), alpha=0.0,
+        warmup_target=peak, warmup_steps=warmup)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy", metrics=["accuracy"])
 
 
@@ -138,7 +140,7 @@ def finetune(base_path: str | Path, epochs: int | None = None, batch_size: int |
     base = store.entry(Path(base_path))
     model = store.load_keras_model(base.path)
     (x_train, y_train), (x_test, y_test) = load_mnist(data_dir)
-    _compile(model, 1)  # to measure the base model with the same code as the result
+    compile_with_warmup(model, 1)  # to measure the base model with the same code as the result
     mnist_before = _recorded_mnist_result(base) or _evaluate(model, x_test, y_test)
     held_before = _evaluate(model, x_held, y_held)
 
@@ -146,7 +148,7 @@ def finetune(base_path: str | Path, epochs: int | None = None, batch_size: int |
     for layer in frozen:
         layer.trainable = False
     steps = math.ceil(per_epoch / batch_size)
-    _compile(model, steps * epochs)
+    compile_with_warmup(model, steps * epochs)
     callback = ProgressCallback(progress, cancel, epochs, steps)
     validation = (to_model_input(x_held), one_hot(y_held)) if len(x_held) else None  # each epoch's val_accuracy
     fit_started = time.perf_counter()

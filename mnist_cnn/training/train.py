@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import keras
@@ -94,18 +95,24 @@ class ProgressCallback(keras.callbacks.Callback):
                            float(logs["val_accuracy"]) if validated else None))
 
 
+def one_hot_targets(labels: tf.Tensor) -> tf.Tensor:
+    return tf.one_hot(labels, 10)
+
+
 def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None,
-                      augment: str | None = None) -> tf.data.Dataset:
-    """Shuffled, batched, augmented (images, one-hot labels) from uint8 images.
+                      augment: str | None = None,
+                      targets: Callable[[tf.Tensor], tf.Tensor] = one_hot_targets) -> tf.data.Dataset:
+    """Shuffled, batched, augmented (images, targets) from uint8 images.
 
     `augment` names a setting in augment.AUGMENTATIONS (an ArchSpec's `augment`); None means the
-    default improved recipe's."""
+    default improved recipe's. `targets` turns a batch of int32 labels into what the loss is
+    given: one-hot by default (train_drawings gives made-up non-digits a uniform target)."""
     cfg = AUGMENTATIONS[augment or get_arch("improved").augment]
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     ds = ds.map(
         lambda images, labels: (augment_batch(tf.cast(images, tf.float32)[..., None] / 255.0, cfg),
-                                tf.one_hot(tf.cast(labels, tf.int32), 10)),
+                                targets(tf.cast(labels, tf.int32))),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -26,6 +26,7 @@ from mnist_cnn.data.mnist import load_mnist, one_hot, to_model_input
 from mnist_cnn.data.nondigits import TRAIN, non_digits
 from mnist_cnn.network import store
 from mnist_cnn.training.architectures import build_model
+from mnist_cnn.training.finetune import compile_with_warmup
 from mnist_cnn.training.progress import ProgressHook
 
 RECIPE = "drawings"
@@ -34,21 +35,10 @@ EPOCHS_FROM_A_MODEL = 5
 BATCH_SIZE = 128
 DRAWINGS = 60_000  # made-up handwriting images, beside MNIST's 60,000
 PEAK_LEARNING_RATE = 4e-4  # an eighth of the improved recipe's peak: the network is already trained
-WARMUP_FRACTION = 0.1
 AUGMENT = "drawing"
 OUTLIERS = 12_000  # non-digits, taught as "none of the ten" (uniform target)
 OUTLIER = NUM_CLASSES  # their label in the training arrays
 SCRATCH_RECIPE = "improved-12ep"  # the architecture and schedule of a run with no base model
-
-
-def _compile(model, total_steps: int) -> None:
-    import keras
-
-    warmup = max(1, int(total_steps * WARMUP_FRACTION))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=PEAK_LEARNING_RATE / 10, decay_steps=max(1, total_steps - warmup), alpha=0.0,
-        warmup_target=PEAK_LEARNING_RATE, warmup_steps=warmup)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy", metrics=["accuracy"])
 
 
 def outliers(n: int, seed: int) -> np.ndarray:
@@ -58,25 +48,13 @@ def outliers(n: int, seed: int) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
-    """Shuffled, augmented batches; an OUTLIER's target is the uniform distribution over the ten
-    digits (outlier exposure: the network learns to be unsure of what is not a digit)."""
+def outlier_targets(labels):
+    """One-hot targets, but the uniform distribution over the ten digits for an OUTLIER (outlier
+    exposure: the network learns to be unsure of what is not a digit)."""
     import tensorflow as tf
 
-    from mnist_cnn.training.augment import AUGMENTATIONS, augment_batch
-
-    cfg = AUGMENTATIONS[AUGMENT]
-
-    def targets(labels):
-        uniform = tf.fill([tf.shape(labels)[0], NUM_CLASSES], 1.0 / NUM_CLASSES)
-        return tf.where((labels == OUTLIER)[:, None], uniform, tf.one_hot(labels, NUM_CLASSES))
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32))).shuffle(len(x), seed=seed,
-                                                                           reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(
-        lambda images, labels: (augment_batch(tf.cast(images, tf.float32)[..., None] / 255.0, cfg), targets(labels)),
-        num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    uniform = tf.fill([tf.shape(labels)[0], NUM_CLASSES], 1.0 / NUM_CLASSES)
+    return tf.where((labels == OUTLIER)[:, None], uniform, tf.one_hot(labels, NUM_CLASSES))
 
 
 def train_for_drawings(base_path, epochs: int | None = None, drawings: int = DRAWINGS, batch_size: int = BATCH_SIZE,
@@ -86,7 +64,7 @@ def train_for_drawings(base_path, epochs: int | None = None, drawings: int = DRA
     the model at `base_path`; returns a train.TrainResult whose sidecar names the recipe."""
     import keras
 
-    from mnist_cnn.training.train import ProgressCallback, TrainingCancelled, TrainResult
+    from mnist_cnn.training.train import ProgressCallback, TrainingCancelled, TrainResult, augmented_dataset
 
     epochs = epochs or (EPOCHS if base_path is None else EPOCHS_FROM_A_MODEL)
     keras.utils.set_random_seed(seed)
@@ -102,10 +80,11 @@ def train_for_drawings(base_path, epochs: int | None = None, drawings: int = DRA
         model = build_model(SCRATCH_RECIPE, steps_per_epoch=steps, epochs=epochs)
     else:
         model = keras.saving.load_model(base_path)
-        _compile(model, steps * epochs)
+        compile_with_warmup(model, steps * epochs, PEAK_LEARNING_RATE)
     callback = ProgressCallback(progress, cancel, epochs, steps)
     started = time.perf_counter()
-    history = model.fit(_dataset(x, y, batch_size, seed), epochs=epochs, shuffle=False,
+    history = model.fit(augmented_dataset(x, y, batch_size, seed, AUGMENT, outlier_targets), epochs=epochs,
+                        shuffle=False,
                         validation_data=(to_model_input(x_test), one_hot(y_test)), validation_batch_size=500,
                         validation_freq=[epochs], callbacks=[callback], verbose=0)
     seconds = time.perf_counter() - started

@@ -122,8 +122,13 @@ def save_model(model, path: Path, meta: dict[str, Any]) -> ModelEntry:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    write_text_atomically(sidecar_path(path), json.dumps(full_meta, indent=2) + "\n")
+    write_meta(path, full_meta)
     return ModelEntry(path, full_meta, shipped=is_shipped(path))
+
+
+def write_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Write a model's sidecar (atomically), as save_model does; for fitted additions to it."""
+    write_text_atomically(sidecar_path(path), json.dumps(meta, indent=2) + "\n")
 
 
 def read_meta(path: Path) -> dict[str, Any]:

@@ -8,7 +8,6 @@ for a digit model and keeps it in that model's sidecar.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +84,7 @@ def fit_into_sidecar(model_path: Path, seed: int = 0) -> dict:
     result in the model's sidecar; returns it."""
     fitted = fit_with_the_reader(load_classifier(model_path), seed=seed)
     meta = {**store.read_meta(model_path), SIDECAR_KEY: fitted}
-    store.write_text_atomically(store.sidecar_path(model_path), json.dumps(meta, indent=2) + "\n")
+    store.write_meta(model_path, meta)
     return fitted
 
 

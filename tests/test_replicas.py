@@ -9,6 +9,7 @@ Everything is started here, on 127.0.0.1 only; nginx is Debian's (apt-get instal
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -16,13 +17,22 @@ from contextlib import ExitStack
 
 import live_http
 import nginx
+import numpy as np
 import pytest
+from PIL import Image
 from test_e2e_drawings import digit_choice
 from test_e2e_model_pickup import model_in_use
 from waiting import wait_for
 
 from bench import browser
-from mnist_cnn.config import BROWSER_COOKIE, TRAIN_LIMIT_ENV, TRAINING_ROUTE
+from mnist_cnn.config import (
+    BROWSER_COOKIE,
+    CANVAS_SIZE,
+    MAX_PREDICT_PNG_BYTES,
+    PREDICT_ROUTE,
+    TRAIN_LIMIT_ENV,
+    TRAINING_ROUTE,
+)
 from mnist_cnn.drawings.store import DrawingStore
 from mnist_cnn.network import store
 from mnist_cnn.ui import browser_id
@@ -91,6 +101,23 @@ def test_a_browser_stays_on_one_replica(balancer, replicas):
     first = live_http.request(balancer, "/", headers={"Accept": "text/html"})  # a first visit, no cookie
     assert first.status == 200 and first.getheader(nginx.UPSTREAM_HEADER) in replicas
     assert f"{BROWSER_COOKIE}=" in first.getheader("Set-Cookie")
+
+
+def test_the_apps_routes_answer_through_nginx(balancer):
+    canvas = np.zeros((CANVAS_SIZE, CANVAS_SIZE, 4), np.uint8)
+    canvas[..., 3] = 255
+    canvas[40:240, 130:150, :3] = 255  # a "1"
+    picture = io.BytesIO()
+    Image.fromarray(canvas).save(picture, "PNG")
+    answer = live_http.request(balancer, PREDICT_ROUTE, "POST", {"Content-Type": "image/png"}, picture.getvalue())
+    assert answer.status == 200 and json.loads(answer.data)["value"] == "1"
+    # nginx lets a body up to the app's own cap through (it buffers it first, sparing the replicas slow
+    # senders): the app refuses what is over it, in its own words
+    over = live_http.request(balancer, PREDICT_ROUTE, "POST", {"Content-Type": "image/png"},
+                             b"\0" * (MAX_PREDICT_PNG_BYTES + 1))
+    assert over.status == 413 and "error" in json.loads(over.data)
+    state = live_http.request(balancer, TRAINING_ROUTE)
+    assert state.getheader("Cache-Control") == "no-store" and json.loads(state.data)["running"] is False
 
 
 def open_as(chromium, url: str, bid: str):

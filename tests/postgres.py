@@ -50,7 +50,7 @@ def find_bindir() -> Path:
     raise RuntimeError(FIX)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -62,7 +62,7 @@ class PostgresServer:
     def __init__(self, bindir: Path, root: Path) -> None:
         self.bindir, self.root = bindir, root
         self.data, self.log = root / "data", root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self._names = itertools.count(1)
         self._as_postgres = os.geteuid() == 0
 

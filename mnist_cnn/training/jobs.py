@@ -416,8 +416,8 @@ class TrainingJobs:
                 s.message = f"Training failed: {exit_reason(exitcode)}; the previous model is still in use."
             self._proc = None
             _write_state(s)
-            self._run_lock.release()  # after the state is written: the next server to look sees how it ended
-        remove_stale_temporary_files()
+            remove_stale_temporary_files()
+            self._run_lock.release()  # last: the next server to look sees how the run ended, and no leftovers
 
     @staticmethod
     def _accept(s: JobState, payload: dict) -> None:

@@ -41,11 +41,19 @@ DEFAULT_ARCH = "improved"
 
 DATA_ENV = "MNIST_DATA_DIR"
 HOME_ENV = "MNIST_DRAW_HOME"
+# Set: the drawings live in this PostgreSQL database (postgresql://user:password@host:port/name) and
+# one training run goes at a time across every server that shares it; unset: SQLite in user_home().
+DATABASE_URL_ENV = "MNIST_DRAW_DATABASE_URL"
 
 
 def user_home() -> Path:
     """Where retrained models and the choice of current model live (never the repo's models/)."""
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".mnist_draw")
+
+
+def database_url() -> str | None:
+    """The PostgreSQL database the servers share (MNIST_DRAW_DATABASE_URL), or None for SQLite."""
+    return os.environ.get(DATABASE_URL_ENV, "").strip() or None
 
 
 def user_models_dir() -> Path:

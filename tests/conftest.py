@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import postgres
 import pytest
 
 from mnist_cnn.data.mnist import MnistDataError, load_mnist
@@ -89,7 +90,8 @@ MNIST = Prerequisite(MNIST_MISSING, load_mnist, MnistDataError)
 PLAYWRIGHT = Prerequisite(PLAYWRIGHT_MISSING, _find_playwright, ImportError)
 CHROMIUM = Prerequisite(CHROMIUM_MISSING, _find_chromium, RuntimeError)
 NGINX = Prerequisite(NGINX_MISSING, _find_nginx, RuntimeError)  # the replicas tests' balancer (tests/nginx.py)
-PREREQUISITES = (MNIST, PLAYWRIGHT, CHROMIUM, NGINX)
+POSTGRES = Prerequisite(postgres.MISSING, postgres.find_bindir, RuntimeError)
+PREREQUISITES = (MNIST, PLAYWRIGHT, CHROMIUM, NGINX, POSTGRES)
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +117,24 @@ def user_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("mnist_draw_home")
     monkeypatch.setenv("MNIST_DRAW_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the whole session (tests/postgres.py); skips the test when
+    PostgreSQL is not installed."""
+    POSTGRES.require()
+    with postgres.running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(postgres_server, monkeypatch) -> str:
+    """A fresh PostgreSQL database, set as MNIST_DRAW_DATABASE_URL (for this process and the
+    processes it starts)."""
+    url = postgres_server.new_database()
+    monkeypatch.setenv("MNIST_DRAW_DATABASE_URL", url)
+    return url
 
 
 @pytest.fixture(scope="session")

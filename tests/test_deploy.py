@@ -17,8 +17,6 @@ SERVICES = COMPOSE["services"]
 DOCKERFILE = (config.REPO_ROOT / "Dockerfile").read_text()
 TEMPLATE = nginx.TEMPLATE.read_text()
 APP_PORT = 8501
-# Added to config.py by the PostgreSQL work (replicas-db); named here until that is merged.
-DATABASE_URL_ENV = getattr(config, "DATABASE_URL_ENV", "MNIST_DRAW_DATABASE_URL")
 
 
 def app_services() -> dict[str, dict]:
@@ -63,12 +61,12 @@ def test_nginx_passes_the_websocket_and_the_apps_routes_with_room_for_their_bodi
 def test_every_replica_shares_the_models_volume_and_the_database(name):
     service = app_services()[name]
     env = service["environment"]
-    known = {v for k, v in vars(config).items() if k.endswith("_ENV")} | {DATABASE_URL_ENV}
+    known = {v for k, v in vars(config).items() if k.endswith("_ENV")}
     assert set(env) <= known, "a setting the app does not read"
     home = env[config.HOME_ENV]
     assert f"models:{home}" in service["volumes"] and "models" in COMPOSE["volumes"]
     assert f"{config.HOME_ENV}={home}" in DOCKERFILE  # the image alone (docker run) uses the same folder
-    assert env[DATABASE_URL_ENV].startswith("postgresql://") and "@postgres:5432/" in env[DATABASE_URL_ENV]
+    assert env[config.DATABASE_URL_ENV].startswith("postgresql://") and "@postgres:5432/" in env[config.DATABASE_URL_ENV]
     assert config.ADMIN_PASSWORD_ENV in env, "a shared server has an admin"
     assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
 

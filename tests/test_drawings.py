@@ -1,5 +1,6 @@
-"""The drawings store on real SQLite files: saving, dedup, filters, deleting, concurrency,
-corruption, migration, and the folder import/export round trip."""
+"""The drawings store on real SQLite files and a real PostgreSQL server: saving, dedup, filters,
+deleting, concurrency, corruption (SQLite), an unreachable server (PostgreSQL), migration, and the
+folder import/export round trip. Tests marked `on_both` run once on each database."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import postgres
+import psycopg
 import pytest
 from PIL import Image
 
 from bench.style import style_set
 from mnist_cnn.drawings import folders as drawings_io
+from mnist_cnn.drawings import postgres_db
+from mnist_cnn.drawings.schema import SCHEMA_V1
 from mnist_cnn.drawings.store import (
     SCHEMA_VERSION,
     DrawingsError,
@@ -40,6 +46,15 @@ def digit(seed: int) -> np.ndarray:
     return image
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def on_both(request) -> str:
+    """The test runs on the SQLite file in the user home, then on a fresh PostgreSQL database
+    (MNIST_DRAW_DATABASE_URL, for DrawingStore() and the processes the test starts)."""
+    if request.param == "postgres":
+        request.getfixturevalue("database_url")
+    return request.param
+
+
 def save(store: DrawingStore, seed: int, label: int, session: str = "s1", prediction: int | None = None,
          created: float | None = None) -> tuple[int, bool]:
     probs = None if prediction is None else np.eye(10, dtype=np.float32)[prediction]
@@ -54,6 +69,7 @@ def test_the_store_lives_in_the_user_home_folder(user_home):
     assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.usefixtures("on_both")
 def test_saving_the_same_drawing_twice_keeps_one_row():
     store = DrawingStore()
     first = save(store, 1, 3)
@@ -65,6 +81,7 @@ def test_saving_the_same_drawing_twice_keeps_one_row():
     assert store.count() == 3
 
 
+@pytest.mark.usefixtures("on_both")
 def test_a_float_drawing_is_stored_as_the_uint8_the_model_saw():
     store = DrawingStore()
     image = digit(2).astype(np.float32) / 255.0
@@ -74,6 +91,7 @@ def test_a_float_drawing_is_stored_as_the_uint8_the_model_saw():
     np.testing.assert_array_equal(stored.image, digit(2))
 
 
+@pytest.mark.usefixtures("on_both")
 def test_list_filters_by_label_wrong_and_session_newest_first_with_pages():
     store = DrawingStore()
     for i in range(10):
@@ -88,6 +106,7 @@ def test_list_filters_by_label_wrong_and_session_newest_first_with_pages():
     assert store.counts_per_digit() == [4, 3, 3, 0, 0, 0, 0, 0, 0, 0]
 
 
+@pytest.mark.usefixtures("on_both")
 def test_a_session_can_only_delete_its_own_drawings():
     store = DrawingStore()
     mine, _ = save(store, 1, 1, session="me")
@@ -102,6 +121,7 @@ def test_a_session_can_only_delete_its_own_drawings():
     assert store.clear() == 1 and store.count() == 0
 
 
+@pytest.mark.usefixtures("on_both")
 @pytest.mark.parametrize("label, message", [(10, "label 10 is outside 0-9"), (-1, "label -1 is outside 0-9"),
                                             ("x", "is not a digit"), (2.5, "is not a digit")])
 def test_a_label_outside_0_9_is_refused_and_nothing_is_stored(label, message):
@@ -111,6 +131,7 @@ def test_a_label_outside_0_9_is_refused_and_nothing_is_stored(label, message):
     assert store.count() == 0
 
 
+@pytest.mark.usefixtures("on_both")
 def test_a_drawing_without_ink_is_refused_and_nothing_is_stored():
     store = DrawingStore()
     with pytest.raises(ValueError, match="no ink"):
@@ -120,6 +141,7 @@ def test_a_drawing_without_ink_is_refused_and_nothing_is_stored():
     assert store.count() == 0
 
 
+@pytest.mark.usefixtures("on_both")
 def test_the_held_out_split_stays_fixed_as_drawings_are_added():
     store = DrawingStore()
     store.add_many([NewDrawing(digit(i), i % 10, b"png", "s") for i in range(60)])
@@ -152,6 +174,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.usefixtures("on_both")
 def test_eight_processes_importing_at_once_lose_no_row(tmp_path, user_home):
     folders = []
     for worker in range(8):
@@ -302,6 +325,90 @@ def test_a_version_1_file_is_migrated_keeping_its_drawings(user_home):
     assert store.add(digit(1), 1, b"png1", session="a") == (kept[0].id, False)  # dedup covers old rows
 
 
+# ---------- PostgreSQL: its version table, many servers, a server that is not there ----------
+
+def test_a_postgres_database_from_a_newer_version_is_left_alone(database_url):
+    DrawingStore()
+    with psycopg.connect(database_url, autocommit=True) as con:
+        con.execute("UPDATE drawings_schema SET version = 99")
+    postgres_db._migrated.clear()  # as a server started later would
+    with pytest.raises(DrawingsError, match="newer version"):
+        DrawingStore()
+
+
+def test_a_version_1_postgres_database_is_migrated_keeping_its_drawings(database_url):
+    with psycopg.connect(database_url, autocommit=True) as con:
+        con.execute(SCHEMA_V1.format(**postgres_db.TYPES))
+        con.execute(postgres_db.SCHEMA_TABLE)
+        con.execute("INSERT INTO drawings_schema (version) VALUES (1)")
+        with con.cursor() as cur:
+            cur.executemany("INSERT INTO drawings (image, original, label, prediction, probs, model_id, created, "
+                            "session) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                            [(digit(1).tobytes(), b"png1", 1, 7, None, "old", 100.0, "a"),
+                             (digit(2).tobytes(), b"png2", 2, 2, None, "old", 101.0, "a"),
+                             (digit(1).tobytes(), b"png1", 1, 7, None, "old", 102.0, "a")])
+    store = DrawingStore()
+    kept = sorted(store.list(), key=lambda d: d.id)
+    assert [(d.label, d.created, d.source) for d in kept] == [(1, 100.0, "canvas"), (2, 101.0, "canvas")]
+    assert store.add(digit(1), 1, b"png1", session="a") == (kept[0].id, False)
+    with psycopg.connect(database_url) as con:
+        assert con.execute("SELECT version FROM drawings_schema").fetchall() == [(SCHEMA_VERSION,)]
+
+
+OPEN_AT_ONCE = textwrap.dedent("""
+    import sys, time
+    from mnist_cnn.drawings.store import DrawingStore
+    while time.time() < float(sys.argv[1]):
+        time.sleep(0.001)
+    print(DrawingStore().count())
+""")
+
+
+def test_servers_starting_at_once_on_an_empty_database_migrate_it_once(database_url):
+    start = f"{time.time() + 2:.3f}"  # after every process has imported the package
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, start], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [out for out, _ in outputs] == ["0\n"] * 4, [err for _, err in outputs]
+    with psycopg.connect(database_url) as con:
+        assert con.execute("SELECT version FROM drawings_schema").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_connections_cut_while_idle_are_replaced_without_a_word(database_url):
+    store = DrawingStore()
+    save(store, 1, 1)
+    with psycopg.connect(database_url, autocommit=True) as con:  # as a restarted database server would
+        con.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    assert save(store, 2, 2)[1] and store.count() == 2
+
+
+def test_a_database_that_cannot_be_reached_is_one_sentence_without_its_password(postgres_server):
+    url = f"postgresql://someone:hunter2@127.0.0.1:{postgres.free_port()}/drawings"  # nothing listens there
+    with pytest.raises(DrawingsError) as error:
+        DrawingStore(url)
+    message = str(error.value)
+    assert "cannot be reached" in message and "MNIST_DRAW_DATABASE_URL" in message
+    assert "hunter2" not in message and "\n" not in message and "postgresql://someone@127.0.0.1" in message
+    started = time.monotonic()
+    with pytest.raises(DrawingsError, match="cannot be reached"):  # later calls: the same sentence, at once
+        DrawingStore(url)
+    assert time.monotonic() - started < 1.0
+
+
+def test_the_page_still_reads_drawings_when_the_database_is_down(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MNIST_DRAW_DATABASE_URL", f"postgresql://someone:hunter2@127.0.0.1:{postgres.free_port()}/x")
+    at = AppTest.from_function(labelling_page, default_timeout=60).run()
+    assert not at.exception
+    assert "canvas cleared 0 times" in [m.value for m in at.markdown]  # the page is there, the prediction too
+    next(b for b in at.button if b.key.startswith("save_")).click().run()
+    problems = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any("Could not save the drawing" in p and "cannot be reached" in p for p in problems), problems
+    assert not at.exception and not any("hunter2" in p for p in problems)
+
+
 # ---------- folders in and out ----------
 
 def make_picture_folder(root: Path, n: int = 20) -> Path:
@@ -441,8 +548,9 @@ def collection(store: DrawingStore) -> list[tuple]:
                    d.content_hash) for d in store.list())
 
 
+@pytest.mark.usefixtures("on_both")
 def test_export_then_import_elsewhere_gives_the_same_collection(tmp_path):
-    store = DrawingStore(tmp_path / "here.sqlite3")
+    store = DrawingStore()  # on either database; elsewhere is always a file: either way round trips
     drawings_io.import_folder(store, make_picture_folder(tmp_path / "pics"))  # no predictions
     for i in range(12):
         save(store, 100 + i, i % 10, session=f"s{i % 3}", prediction=(i + 1) % 10, created=1.5e9 + i / 7)
@@ -457,6 +565,7 @@ def test_export_then_import_elsewhere_gives_the_same_collection(tmp_path):
         drawings_io.export_folder(store, tmp_path / "export")
 
 
+@pytest.mark.usefixtures("on_both")
 def test_the_zip_download_holds_the_same_export(tmp_path):
     store = DrawingStore()
     save(store, 1, 1, session="me")
@@ -575,6 +684,7 @@ def test_a_click_that_arrives_with_a_stroke_after_a_digit_was_picked_saves_nothi
     assert [w.value for w in at.warning] == [DRAWING_CHANGED]
 
 
+@pytest.mark.usefixtures("on_both")
 def test_the_command_line_imports_counts_deletes_and_asks_before_clearing(tmp_path, capsys, monkeypatch):
     from mnist_cnn.cli.main import main
 
@@ -584,6 +694,7 @@ def test_the_command_line_imports_counts_deletes_and_asks_before_clearing(tmp_pa
     assert main(["drawings", "stats"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("10 drawings (0:1  1:1") and "on all 10" in out
+    assert postgres.PASSWORD not in out  # a PostgreSQL store is named without its password
     first, second = sorted(d.id for d in DrawingStore().list())[:2]
     assert main(["drawings", "delete", str(first), str(second), "999"]) == 0
     assert "deleted 2 of 3 drawings" in capsys.readouterr().out
@@ -597,10 +708,11 @@ def test_the_command_line_imports_counts_deletes_and_asks_before_clearing(tmp_pa
 
 # ---------- a shared server's limits ----------
 
+@pytest.mark.usefixtures("on_both")
 def test_a_full_store_refuses_new_drawings_with_one_line_and_keeps_what_it_has(tmp_path):
     from mnist_cnn.drawings.store import StoreFull
 
-    store = DrawingStore(tmp_path / "capped.sqlite3")
+    store = DrawingStore()
     for seed in range(3):
         assert store.add(digit(seed), 1, png_bytes(digit(seed)), session="s", cap=3)[1]
     assert store.add(digit(0), 1, png_bytes(digit(0)), session="s", cap=3) == (store.list()[-1].id, False)  # resaved

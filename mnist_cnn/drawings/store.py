@@ -1,4 +1,4 @@
-"""The drawings people label, kept in SQLite so the app can learn their handwriting.
+"""The drawings people label, kept so the app can learn their handwriting.
 
 One row per labelled drawing: the 28x28 input the model saw (uint8), the original picture as
 PNG (so a better preprocessing can redo it later), the label, what the model predicted and with
@@ -6,28 +6,19 @@ which probabilities, which model, when, from which anonymous browser session, an
 (canvas, upload, import). Saving the same drawing twice keeps one row: "the same" is the same
 28x28 input with the same label from the same session (content_hash).
 
-The file lives beside the retrained models (config.user_home()). Many Streamlit sessions and
-CLI processes write at once, so it runs in WAL mode with a busy timeout, every call opens its
-own short connection, and writes are single IMMEDIATE transactions. The schema is versioned with
-PRAGMA user_version and migrated forward from version 1. A file that SQLite says is corrupt is
-moved aside (drawings.sqlite3.corrupt-<time>) with one message, and a fresh one is started:
-drawing never stops working because of the store. A file that cannot be opened (permissions, a
-folder in its place) is reported in one sentence and left where it is: moving it aside would
-make every drawing vanish for a problem that fixing the permissions solves.
+Two databases hold them, with the same table and migrations (schema.py): an SQLite file beside
+the retrained models (config.user_home(), sqlite_db.py), the default; or, when
+MNIST_DRAW_DATABASE_URL is set, a PostgreSQL database that several servers share
+(postgres_db.py). DrawingStore speaks the SQL both understand; each backend owns its
+connections, its record of the schema version and what it does when something breaks.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
-import hashlib
 import io
-import logging
-import os
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -35,28 +26,27 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
-from mnist_cnn.config import IMAGE_SIZE, NUM_CLASSES, user_home
+from mnist_cnn.config import IMAGE_SIZE, NUM_CLASSES, database_url, user_home
+from mnist_cnn.drawings.postgres_db import PostgresDrawings
+from mnist_cnn.drawings.schema import (  # noqa: F401 - HELD_OUT_BUCKETS, SCHEMA_VERSION: part of the store's API
+    HELD_OUT_BUCKETS,
+    SCHEMA_VERSION,
+    SOURCES,
+    Database,
+    DrawingsError,
+    StoreFull,
+    content_hash,
+    is_held_out,
+)
+from mnist_cnn.drawings.sqlite_db import SqliteDrawings
 
 DB_NAME = "drawings.sqlite3"
-BUSY_TIMEOUT_S = 30.0
-SOURCES = ("canvas", "upload", "import")
 IMPORT_SESSION = "import"  # the session of pictures imported from a folder without metadata
-HELD_OUT_BUCKETS = 5  # one drawing in five (by content hash) is held out of fine-tuning
 PAGE_SIZE = 24
-SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
-CANNOT_OPEN = (3, 8, 14, 23)  # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH
 IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class DrawingsError(RuntimeError):
-    """The drawings store cannot do what was asked; the message says why and what to do."""
-
-
-class StoreFull(DrawingsError):
-    """A save would take the store past its cap (a shared server's limit)."""
 
 
 @dataclass(frozen=True)
@@ -117,61 +107,6 @@ class NewDrawing:
                 self.session, self.source, content_hash(raw, label, self.session))
 
 
-# ---------- schema and migrations ----------
-
-SCHEMA_V1 = """
-CREATE TABLE drawings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    image BLOB NOT NULL,
-    original BLOB NOT NULL,
-    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
-    prediction INTEGER,
-    probs BLOB,
-    model_id TEXT,
-    created REAL NOT NULL,
-    session TEXT NOT NULL
-);
-"""
-
-
-def _migrate_to_v1(con: sqlite3.Connection) -> None:
-    """The first schema: drawings without provenance or duplicate detection."""
-    con.execute(SCHEMA_V1)  # not executescript: it would commit the migration half-way
-
-
-def _migrate_to_v2(con: sqlite3.Connection) -> None:
-    """Version 2 adds where a drawing came from and a content hash that makes saving the same
-    drawing twice one row; duplicates saved under version 1 are folded into their oldest copy."""
-    con.execute(f"ALTER TABLE drawings ADD COLUMN source TEXT NOT NULL DEFAULT 'canvas' "
-                f"CHECK (source IN {SOURCES!r})")
-    con.execute("ALTER TABLE drawings ADD COLUMN content_hash TEXT")
-    rows = con.execute("SELECT id, image, label, session FROM drawings").fetchall()
-    con.executemany("UPDATE drawings SET content_hash = ? WHERE id = ?",
-                    [(content_hash(bytes(image), label, session), row_id) for row_id, image, label, session in rows])
-    con.execute("DELETE FROM drawings WHERE id NOT IN (SELECT MIN(id) FROM drawings GROUP BY content_hash)")
-    con.execute("CREATE UNIQUE INDEX drawings_content_hash ON drawings (content_hash)")
-    con.execute("CREATE INDEX drawings_created ON drawings (created)")
-    con.execute("CREATE INDEX drawings_session ON drawings (session)")
-
-
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_v1, _migrate_to_v2]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def content_hash(image: bytes, label: int, session: str) -> str:
-    """What makes two saves the same drawing: the same input, label and session."""
-    h = hashlib.sha256(image)
-    h.update(bytes([label]))
-    h.update(session.encode())
-    return h.hexdigest()
-
-
-def is_held_out(digest: str) -> bool:
-    """The fixed held-out split: decided by the drawing's own content, so it never changes as
-    rows are added or deleted."""
-    return int(digest[:8], 16) % HELD_OUT_BUCKETS == 0
-
-
 # ---------- conversions ----------
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -201,7 +136,7 @@ def _probs_blob(probs: np.ndarray | None) -> bytes | None:
     return probs.tobytes()
 
 
-def _row_to_drawing(row: sqlite3.Row) -> Drawing:
+def _row_to_drawing(row) -> Drawing:
     probs = None if row["probs"] is None else np.frombuffer(row["probs"], dtype="<f4").astype(np.float32)
     return Drawing(id=row["id"], image=np.frombuffer(row["image"], np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE),
                    original=bytes(row["original"]), label=row["label"], prediction=row["prediction"], probs=probs,
@@ -229,113 +164,31 @@ def default_path() -> Path:
 
 
 class DrawingStore:
-    """The drawings database at `path` (default: drawings.sqlite3 in the user home folder).
+    """The drawings database at `path`: an SQLite file, or a postgresql:// address. By default,
+    the PostgreSQL database of MNIST_DRAW_DATABASE_URL when it is set, else drawings.sqlite3 in
+    the user home folder.
 
-    `recovered` holds the one-line message when a corrupt file had to be moved aside."""
+    `path` is where the drawings are, for messages (a PostgreSQL address without its password);
+    `location` opens the same store again. `recovered` holds the one-line message when a corrupt
+    SQLite file had to be moved aside."""
 
     def __init__(self, path: Path | str | None = None) -> None:
-        self.path = Path(path) if path is not None else default_path()
-        self.recovered: str | None = None
-        self._guarded(lambda con: None)  # create or migrate now, and recover a broken file early
+        if path is None:
+            path = database_url() or default_path()
+        if isinstance(path, str) and (path.startswith(POSTGRES_SCHEMES) or path == database_url()):
+            self._backend: SqliteDrawings | PostgresDrawings = PostgresDrawings(path)
+        else:
+            self._backend = SqliteDrawings(Path(path))
+        self.path: Path | str = self._backend.path
+        self.location: Path | str = self._backend.location
+        self._run(lambda db: None)  # create or migrate now, and recover a broken file early
 
-    # --- connections, schema, recovery ---
+    @property
+    def recovered(self) -> str | None:
+        return self._backend.recovered
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        con.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a power cut loses at most the last saves
-        return con
-
-    def _ensure_schema(self, con: sqlite3.Connection) -> None:
-        version = con.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise DrawingsError(f"{self.path} was written by a newer version of MNIST Draw (schema {version}, "
-                                f"this one knows {SCHEMA_VERSION}); update the app to use it.")
-        with self._file_lock():  # processes creating or migrating the file at once take turns
-            if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                con.execute("PRAGMA journal_mode = WAL")  # persistent: every later connection uses WAL
-            with _transaction(con):
-                version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
-                for number in range(version + 1, SCHEMA_VERSION + 1):
-                    MIGRATIONS[number - 1](con)
-                    con.execute(f"PRAGMA user_version = {number}")
-
-    @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        """An exclusive lock beside the database (drawings.sqlite3.lock), for the rare moments no
-        other process may touch the file: creating, migrating, moving it aside."""
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
-        try:
-            self._ensure_schema(con)
-            yield con
-        finally:
-            con.close()
-
-    def _guarded(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` on a fresh connection; a corrupt or unreadable file is moved aside once and
-        the work retried on a new, empty database."""
-        try:
-            with self._connection() as con:
-                return work(con)
-        except sqlite3.DatabaseError as exc:
-            if not _corrupt(exc):
-                raise self._unusable(exc) from None
-            self._move_aside(str(exc))
-        try:
-            with self._connection() as con:
-                return work(con)
-        except sqlite3.DatabaseError as exc:
-            raise self._unusable(exc) from None
-
-    def _unusable(self, exc: sqlite3.DatabaseError) -> DrawingsError:
-        """One sentence for a store that fails for any reason but corruption; the file is left
-        where it is, so fixing the cause (permissions, a full disk) brings every drawing back."""
-        if getattr(exc, "sqlite_errorcode", None) in CANNOT_OPEN or _unreadable(self.path):
-            return DrawingsError(f"The drawings store {self.path} cannot be opened ({exc}); make sure the app's "
-                                 "user may read and write it and its folder. It was left as it is.")
-        return DrawingsError(f"The drawings store {self.path} cannot be used ({exc}).")
-
-    def _move_aside(self, reason: str) -> None:
-        """Rename the broken database (and its WAL files) out of the way, under a lock file so
-        two processes that both noticed never move a fresh database aside."""
-        with self._file_lock():
-            if not self._still_broken():
-                return
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-            for suffix in ("", "-wal", "-shm"):
-                src = Path(str(self.path) + suffix)
-                if src.exists():
-                    os.replace(src, str(aside) + suffix)
-        self.recovered = (f"The drawings store was unreadable ({reason}); it was moved to {aside.name} and a new "
-                          f"one started.")
-        log.warning(self.recovered)
-
-    def _still_broken(self) -> bool:
-        if not self.path.exists():
-            return False
-        try:
-            con = self._connect()
-            try:
-                con.execute("PRAGMA user_version").fetchone()
-                con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-                if con.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                    return True
-            finally:
-                con.close()
-        except sqlite3.DatabaseError as exc:
-            return _corrupt(exc)
-        return False
+    def _run(self, work: Callable[[Database], T]) -> T:
+        return self._backend.run(work)
 
     # --- writing ---
 
@@ -353,28 +206,28 @@ class DrawingStore:
         `cap`, nothing is stored (StoreFull) if the new ones would take the store past it."""
         rows = [d.row() for d in drawings]
 
-        def insert(con: sqlite3.Connection) -> list[tuple[int, bool]]:
+        def insert(db: Database) -> list[tuple[int, bool]]:
             out = []
-            with _transaction(con):  # the count and the insert in one write lock: no two saves pass the cap
+            with db.write():  # the count and the insert in one write lock: no two saves pass the cap
                 if cap is not None:
-                    held = con.execute("SELECT COUNT(*) FROM drawings").fetchone()[0]
-                    known = con.execute(f"SELECT COUNT(*) FROM drawings WHERE content_hash IN "
-                                        f"({','.join('?' * len(rows))})", [r[-1] for r in rows]).fetchone()[0]
+                    held = db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0]
+                    known = db.execute(f"SELECT COUNT(*) FROM drawings WHERE content_hash IN "
+                                       f"({','.join('?' * len(rows))})", [r[-1] for r in rows]).fetchone()[0]
                     if held + len(rows) - known > cap:
                         raise StoreFull(f"The drawings store is full ({held:,} drawings, the limit on this server); "
                                         "nothing was saved. Ask whoever runs it to export and clear some.")
-                for row in rows:
-                    cur = con.execute("INSERT OR IGNORE INTO drawings (image, original, label, prediction, probs, "
-                                      "model_id, created, session, source, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                      row)
-                    if cur.rowcount:
-                        out.append((int(cur.lastrowid), True))
-                    else:
-                        found = con.execute("SELECT id FROM drawings WHERE content_hash = ?", (row[-1],)).fetchone()
+                for row in rows:  # under the write lock, so looking first and then inserting is safe
+                    found = db.execute("SELECT id FROM drawings WHERE content_hash = ?", (row[-1],)).fetchone()
+                    if found is not None:
                         out.append((int(found[0]), False))
+                        continue
+                    new = db.execute("INSERT INTO drawings (image, original, label, prediction, probs, model_id, "
+                                     "created, session, source, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                                     "RETURNING id", row).fetchone()
+                    out.append((int(new[0]), True))
             return out
 
-        return self._guarded(insert)
+        return self._run(insert)
 
     def delete(self, ids: list[int], session: str | None = None) -> int:
         """Delete drawings by id (only those of `session`, when given); returns how many went."""
@@ -398,11 +251,11 @@ class DrawingStore:
         return self._write("DELETE FROM drawings", [])
 
     def _write(self, sql: str, args: list[object]) -> int:
-        def run(con: sqlite3.Connection) -> int:
-            with _transaction(con):
-                return con.execute(sql, args).rowcount
+        def run(db: Database) -> int:
+            with db.write():
+                return db.execute(sql, args).rowcount
 
-        return self._guarded(run)
+        return self._run(run)
 
     # --- reading ---
 
@@ -414,16 +267,16 @@ class DrawingStore:
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [int(limit), int(offset)]
-        return self._guarded(lambda con: [_row_to_drawing(r) for r in con.execute(sql, args)])
+        return self._run(lambda db: [_row_to_drawing(r) for r in db.execute(sql, args)])
 
     def count(self, label: int | None = None, wrong_only: bool = False, session: str | None = None) -> int:
         where, args = _filters(label, wrong_only, session)
-        return self._guarded(lambda con: con.execute(f"SELECT COUNT(*) FROM drawings{where}", args).fetchone()[0])
+        return self._run(lambda db: db.execute(f"SELECT COUNT(*) FROM drawings{where}", args).fetchone()[0])
 
     def counts_per_digit(self, session: str | None = None) -> list[int]:
         """How many drawings of each digit 0-9."""
         where, args = _filters(None, False, session)
-        rows = self._guarded(lambda con: con.execute(
+        rows = self._run(lambda db: db.execute(
             f"SELECT label, COUNT(*) FROM drawings{where} GROUP BY label", args).fetchall())
         counts = [0] * NUM_CLASSES
         for label, n in rows:
@@ -432,8 +285,8 @@ class DrawingStore:
 
     def signature(self) -> tuple[int, int, float]:
         """Changes whenever drawings are added or deleted: a cache key for what is derived from them."""
-        row = self._guarded(lambda con: con.execute(
-            "SELECT COUNT(*), COALESCE(MAX(id), 0), TOTAL(id) FROM drawings").fetchone())
+        row = self._run(lambda db: db.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(id), 0) FROM drawings").fetchone())
         return int(row[0]), int(row[1]), float(row[2])
 
     def dataset(self, split: str = "all", session: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -442,7 +295,7 @@ class DrawingStore:
         if split not in ("train", "held_out", "all"):
             raise ValueError(f"split must be train, held_out or all, not {split!r}")
         where, args = _filters(None, False, session)
-        rows = self._guarded(lambda con: con.execute(
+        rows = self._run(lambda db: db.execute(
             f"SELECT id, image, label, content_hash FROM drawings{where} ORDER BY id", args).fetchall())
         if split != "all":
             rows = [r for r in rows if is_held_out(r["content_hash"]) == (split == "held_out")]
@@ -462,25 +315,3 @@ def _filters(label: int | None, wrong_only: bool, session: str | None) -> tuple[
         clauses.append("session = ?")
         args.append(session)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
-
-
-@contextlib.contextmanager
-def _transaction(con: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so
-    concurrent writers queue instead of failing half-way."""
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
-def _unreadable(path: Path) -> bool:
-    return path.exists() and not os.access(path, os.R_OK | os.W_OK)
-
-
-def _corrupt(exc: sqlite3.DatabaseError) -> bool:
-    """SQLite itself says the file is damaged or not a database: only then is it moved aside."""
-    return getattr(exc, "sqlite_errorcode", None) in (SQLITE_CORRUPT, SQLITE_NOTADB)

@@ -8,6 +8,12 @@ every session reads with snapshot(), cancels it (ending the process within 2 s),
 worker that dies into a FAILED run. The run's state is also kept on disk, so a server restarted
 mid-run says that the last run was interrupted.
 
+Several servers may share the home folder (and a database): a run lock (run_lock.py) held for
+the run's length lets one run go at a time across all of them, and a server that is not running
+one follows the state file, so its sidebar shows the run going elsewhere. The lock, not the
+file, says whether that run is really going: a file that says "running" while nobody holds the
+lock was left by a server that died, and is marked interrupted.
+
 When a run ends its model is kept under a new name. It becomes current by itself only if it is
 at least as accurate on the MNIST test set as the current model; otherwise the visitor who
 started it decides (decide()).
@@ -29,6 +35,7 @@ from pathlib import Path
 from mnist_cnn.config import REPO_ROOT, child_env, user_home, user_models_dir
 from mnist_cnn.data.mnist import EXPECTED_COUNTS
 from mnist_cnn.network import store
+from mnist_cnn.training import run_lock
 from mnist_cnn.training.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,10 @@ LOG_FILE = "worker.log"
 WORKER_START_S = 9.0
 SCORING_SHARE = 1 / 3  # scoring a test image costs about a third of a training step on one (docs/RECIPES.md)
 FINETUNE_NOTE = " (fine-tune on saved drawings)"
+FOLLOW_EVERY_S = 1.0  # a server not running the run rereads its state (and asks the lock) at most this often
+SHARE_PROGRESS_EVERY_S = 2.0  # the running server writes its progress for the others at most this often
+RUNNING_ELSEWHERE = ("A run is already going on another server; wait for it to end (the sidebar shows it), "
+                     "then start yours.")
 PERSISTED = ("status", "kind", "arch", "epochs", "batch_size", "started_at", "finished_at", "message", "model_path",
              "run_id", "started_by", "new_accuracy", "current_accuracy", "current_path", "decision", "extra")
 _NUMBER, _OPTIONAL_TEXT = (int, float, type(None)), (str, type(None))
@@ -79,6 +90,7 @@ class JobState:
     current_path: str | None = None
     decision: str | None = None
     extra: dict = field(default_factory=dict)
+    elsewhere: bool = False  # the run goes on another server (this one follows its state file)
 
     @property
     def running(self) -> bool:
@@ -109,7 +121,8 @@ def _write_state(state: JobState) -> None:
 
 
 def _read_state() -> JobState:
-    """The last run as the disk remembers it; a run the disk calls running was cut off by a stop."""
+    """The last run as the disk remembers it, a run that is going included (on another server,
+    or cut off by a stop: the run lock tells which)."""
     path = state_path()
     try:
         data = json.loads(path.read_text())
@@ -120,18 +133,28 @@ def _read_state() -> JobState:
     problem = _state_problem(data)
     if problem:
         return _unreadable_state(path, problem)
-    state = JobState(**{k: v for k, v in data.items() if k in PERSISTED})
-    if state.status == RUNNING:
-        try:
-            started = time.strftime("%H:%M", time.localtime(state.started_at or time.time()))
-        except (OverflowError, OSError, ValueError):  # a start time no clock shows (a damaged record)
-            started = "at an unknown time"
-        state.status = INTERRUPTED
-        state.message = (f"The last run ({state.arch}, started {started}) was interrupted when the server stopped; "
-                         "nothing was saved and the previous model is still in use.")
-        state.finished_at = state.finished_at or time.time()
-        _write_state(state)
+    return JobState(**{k: v for k, v in data.items() if k in PERSISTED})
+
+
+def _interrupted(state: JobState) -> JobState:
+    """A run whose server stopped before it ended, said so (and written, for every server)."""
+    try:
+        started = time.strftime("%H:%M", time.localtime(state.started_at or time.time()))
+    except (OverflowError, OSError, ValueError):  # a start time no clock shows (a damaged record)
+        started = "at an unknown time"
+    state.status = INTERRUPTED
+    state.message = (f"The last run ({state.arch}, started {started}) was interrupted when the server stopped; "
+                     "nothing was saved and the previous model is still in use.")
+    state.finished_at = state.finished_at or time.time()
+    _write_state(state)
     return state
+
+
+def _modified(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime_ns / 1e9
+    except OSError:
+        return None
 
 
 def _state_problem(data) -> str | None:
@@ -177,27 +200,81 @@ def exit_reason(code: int | None) -> str:
     return f"the training process exited unexpectedly with code {code}"
 
 
+class RunRefused(RuntimeError):
+    """A run cannot start now: another server runs one, or the lock cannot be asked for."""
+
+
 class TrainingJobs:
-    """Starts, watches and cancels the server's single training run."""
+    """Starts, watches and cancels the server's single training run, one across the servers."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._cancelled = False
         self._watcher: threading.Thread | None = None
-        remove_stale_temporary_files()
-        self._state = _read_state()
+        self._run_lock = run_lock.for_this_server()
+        self._followed_at = 0.0
+        self._seen: float | None = -1.0  # the state file's modification time when last read
+        self._last_shared = 0.0
+        self._state = JobState()
+        if not self._run_lock.held_elsewhere():
+            remove_stale_temporary_files()  # another server's run may be writing its model there
+        self._follow_others()
 
     def snapshot(self) -> JobState:
         with self._lock:
+            if not self._runs_here():
+                self._follow_others()
             return copy.deepcopy(self._state)
+
+    def _runs_here(self) -> bool:
+        return self._state.status == RUNNING and not self._state.elsewhere
+
+    def _follow_others(self) -> None:
+        """Take the last run's state from disk when this server is not running one: another
+        server's run (going, or ended), or one that was cut off by a stop."""
+        if time.monotonic() - self._followed_at < FOLLOW_EVERY_S:
+            return
+        self._followed_at = time.monotonic()
+        seen = _modified(state_path())
+        if seen == self._seen and not self._state.elsewhere:
+            return  # nothing new on disk, and no run elsewhere whose server may have died
+        self._seen = seen
+        disk = _read_state()
+        if disk.status == RUNNING:
+            if self._run_lock.held_elsewhere():
+                disk.elsewhere = True
+                disk.message = f"On another server: {disk.message}"
+                self._state = disk
+                return
+            disk = self._interrupt_if_abandoned()
+        if self._state.elsewhere or (disk.run_id, disk.started_at) != (self._state.run_id, self._state.started_at):
+            self._state = disk  # a run of this server's own keeps what only memory has (the curve)
+
+    def _interrupt_if_abandoned(self) -> JobState:
+        """Under the run lock, so no other server can be starting a run meanwhile: a state still
+        "running" belongs to a server that stopped mid-run."""
+        try:
+            took = self._run_lock.acquire()
+        except run_lock.RunLockError:
+            took = False
+        if not took:
+            return _read_state()  # someone has just started: the next look shows their run
+        try:
+            disk = _read_state()
+            return _interrupted(disk) if disk.status == RUNNING else disk
+        finally:
+            self._run_lock.release()
 
     def start(self, arch: str, epochs: int, batch_size: int, limit: int | None = None, kind: str = "train",
               base_path: str | Path | None = None, started_by: str | None = None) -> bool:
-        """Start a run unless one is already going; returns whether this call started it."""
+        """Start a run unless one is already going here; returns whether this call started it.
+        RunRefused (one sentence) when another server runs one or the lock cannot be asked for."""
         with self._lock:
-            if self._state.status == RUNNING:
+            if self._runs_here():
                 return False
+            self._take_run_lock()
+            self._state = _read_state()  # the last run of any server: its number, its decision
             job = {"kind": kind, "arch": arch, "epochs": epochs, "batch_size": batch_size, "limit": limit,
                    "base_path": str(base_path) if base_path else None,
                    "trained_by": "the app's Retrain button" + (FINETUNE_NOTE if kind == "finetune" else "")}
@@ -206,11 +283,24 @@ class TrainingJobs:
                                    message="Starting the training process (loading TensorFlow and MNIST)…")
             _write_state(self._state)
             self._cancelled = False
-            self._proc = self._spawn(job)
+            try:
+                self._proc = self._spawn(job)
+            except BaseException:
+                self._run_lock.release()
+                raise
             self._watcher = threading.Thread(target=self._watch, args=(self._proc,), name="mnist-draw-watch",
                                              daemon=True)
             self._watcher.start()
             return True
+
+    def _take_run_lock(self) -> None:
+        try:
+            took = self._run_lock.acquire()
+        except run_lock.RunLockError as exc:
+            raise RunRefused(f"The run cannot start: {exc}.") from None
+        if not took:
+            self._followed_at = 0.0  # show the other server's run at the next look
+            raise RunRefused(RUNNING_ELSEWHERE)
 
     @staticmethod
     def _spawn(job: dict) -> subprocess.Popen:
@@ -304,7 +394,9 @@ class TrainingJobs:
                 s.batches = s.batches[::2]
             if p.kind == "epoch":
                 s.epochs_done.append(p)
-                _write_state(s)
+            if p.kind == "epoch" or time.monotonic() - self._last_shared > SHARE_PROGRESS_EVERY_S:
+                _write_state(s)  # the other servers show the run from this file
+                self._last_shared = time.monotonic()
 
     def _finish(self, kind: str, payload: dict, exitcode: int | None) -> None:
         with self._lock:
@@ -324,7 +416,8 @@ class TrainingJobs:
                 s.message = f"Training failed: {exit_reason(exitcode)}; the previous model is still in use."
             self._proc = None
             _write_state(s)
-        remove_stale_temporary_files()
+            remove_stale_temporary_files()
+            self._run_lock.release()  # last: the next server to look sees how the run ended, and no leftovers
 
     @staticmethod
     def _accept(s: JobState, payload: dict) -> None:

@@ -55,7 +55,7 @@ def accuracy_table(drawings: DrawingStore, clf: Classifier, session: str | None)
     signature = drawings.signature()
     for name, path in models.items():
         model = clf if name == "current" else classifier_at(path)
-        everything, held = model_accuracies(str(path), model.model_id, str(drawings.path), signature, session)
+        everything, held = model_accuracies(str(path), model.model_id, str(drawings.location), signature, session)
         rows.append({"model": f"{name}: {model.entry.label}", "all drawings": _percent(everything),
                      "held out of fine-tuning": _percent(held)})
     st.dataframe(rows, hide_index=True, width="stretch")

@@ -21,6 +21,7 @@ from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_i
 TRAIN_CHOICES = ("MNIST from scratch", "Fine-tune on my drawings")
 FINETUNE_EPOCHS = (1, 10)
 FINETUNE_SECONDS_PER_EPOCH = 15  # measured on the 2-core machine: 8,000 images an epoch
+REFUSED_KEY = "run_refused"  # why the last press of Retrain started nothing (another server runs one)
 
 
 def architectures() -> dict:
@@ -81,9 +82,17 @@ def finetune_controls(clf: Classifier, drawings: int, running: bool) -> None:
                "(oversampled, augmented); a fixed share of the drawings is held out to measure it before and after. "
                f"About {format_seconds(FINETUNE_SECONDS_PER_EPOCH * epochs)}.")
     if st.button("Retrain", type="primary", disabled=running, key="retrain"):
-        training_jobs().start(clf.arch, epochs, finetune.BATCH_SIZE, limit=train_limit(), kind="finetune",
-                              base_path=clf.path, started_by=session_id())
-        st.rerun()
+        start_run(clf.arch, epochs, finetune.BATCH_SIZE, limit=train_limit(), kind="finetune", base_path=clf.path,
+                  started_by=session_id())
+
+
+def start_run(*args, **kwargs) -> None:
+    """Start a run (TrainingJobs.start); when another server runs one, say so above the controls."""
+    try:
+        training_jobs().start(*args, **kwargs)
+    except jobs_mod.RunRefused as exc:
+        st.session_state[REFUSED_KEY] = str(exc)
+    st.rerun()
 
 
 def retrain_controls(clf: Classifier) -> None:
@@ -91,6 +100,8 @@ def retrain_controls(clf: Classifier) -> None:
     if not admin.is_admin():
         admin.sign_in()
         return
+    if REFUSED_KEY in st.session_state:
+        st.warning(st.session_state.pop(REFUSED_KEY))
     problem = mnist_missing()
     if problem:
         st.error(f"Retraining needs MNIST: {problem}. Set MNIST_DATA_DIR to a folder with the four IDX files.")
@@ -116,8 +127,7 @@ def retrain_controls(clf: Classifier) -> None:
         st.caption(f"{spec.description}. About {format_seconds(estimate)} on this machine "
                    f"({images:,} images × {plural(epochs, 'epoch')}), in the background: drawing stays quick.")
     if st.button("Retrain", type="primary", disabled=state.running, key="retrain"):
-        training_jobs().start(arch, epochs, batch, limit=limit, started_by=session_id())
-        st.rerun()
+        start_run(arch, epochs, batch, limit=limit, started_by=session_id())
 
 
 def _finetune_result(state: jobs_mod.JobState) -> None:
@@ -156,7 +166,7 @@ def run_panel() -> None:
     state = training_jobs().snapshot()
     if state.running:
         run_monitor.render(state, run_monitor.PROGRESS)
-        if admin.is_admin() and st.button("Cancel", key="cancel_training"):
+        if admin.is_admin() and not state.elsewhere and st.button("Cancel", key="cancel_training"):
             training_jobs().cancel()
             st.rerun()
     elif state.status == jobs_mod.FINISHED:

@@ -66,7 +66,8 @@ def test_every_replica_shares_the_models_volume_and_the_database(name):
     home = env[config.HOME_ENV]
     assert f"models:{home}" in service["volumes"] and "models" in COMPOSE["volumes"]
     assert f"{config.HOME_ENV}={home}" in DOCKERFILE  # the image alone (docker run) uses the same folder
-    assert env[config.DATABASE_URL_ENV].startswith("postgresql://") and "@postgres:5432/" in env[config.DATABASE_URL_ENV]
+    database = env[config.DATABASE_URL_ENV]
+    assert database.startswith("postgresql://") and "@postgres:5432/" in database
     assert config.ADMIN_PASSWORD_ENV in env, "a shared server has an admin"
     assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
 

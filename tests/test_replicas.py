@@ -1,10 +1,12 @@
 """More than one server, with the real parts: two `streamlit run app.py` replicas sharing one
-MNIST_DRAW_HOME (models, the current choice, the drawings), nginx in front of them with the
-repository's configuration (deploy/nginx.conf.template), and two browsers that nginx keeps each on
-its own replica. Drawings saved through both land in one store; a model retrained through one is
-shown by the other within run_monitor.MODEL_PICKUP_S, with no click.
+MNIST_DRAW_HOME (models, the current choice) and one PostgreSQL database (the drawings, the run's
+lock), nginx in front of them with the repository's configuration (deploy/nginx.conf.template), and
+two browsers that nginx keeps each on its own replica. Drawings saved through both land in the one
+database; a model retrained through one is shown by the other within run_monitor.MODEL_PICKUP_S,
+with no click, and the other cannot start a second run meanwhile.
 
-Everything is started here, on 127.0.0.1 only; nginx is Debian's (apt-get install nginx).
+Everything is started here, on 127.0.0.1 only: PostgreSQL (tests/postgres.py, conftest's
+postgres_server) and nginx (tests/nginx.py) from Debian's packages.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 import time
 from contextlib import ExitStack
 
@@ -28,6 +31,7 @@ from bench import browser
 from mnist_cnn.config import (
     BROWSER_COOKIE,
     CANVAS_SIZE,
+    DATABASE_URL_ENV,
     MAX_PREDICT_PNG_BYTES,
     PREDICT_ROUTE,
     TRAIN_LIMIT_ENV,
@@ -52,18 +56,30 @@ def shared_home(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def replica_env(shared_home) -> dict[str, str]:
-    return {"MNIST_DRAW_HOME": str(shared_home), TRAIN_LIMIT_ENV: str(TRAIN_IMAGES)}
+def shared_database(postgres_server) -> str:
+    """The database every replica shares: a fresh one on the session's PostgreSQL server."""
+    return postgres_server.new_database()
 
 
 @pytest.fixture(scope="module")
-def replicas(replica_env, tmp_path_factory) -> list[str]:
-    """Two app servers' addresses (host:port); their logs are kept beside the temporary home."""
+def replica_env(shared_home, shared_database) -> dict[str, str]:
+    return {"MNIST_DRAW_HOME": str(shared_home), DATABASE_URL_ENV: shared_database,
+            TRAIN_LIMIT_ENV: str(TRAIN_IMAGES)}
+
+
+@pytest.fixture(scope="module")
+def servers(replica_env, tmp_path_factory) -> dict[str, subprocess.Popen]:
+    """Two app servers, {address (host:port): process}; their logs are kept beside the temporary home."""
     logs = tmp_path_factory.mktemp("replica_logs")
     with ExitStack() as stack:
-        urls = [stack.enter_context(browser.running_app(env=replica_env, log_path=logs / f"replica{i}.log"))
-                for i in (1, 2)]
-        yield [url.removeprefix("http://") for url in urls]
+        started = [stack.enter_context(browser.running_server(env=replica_env, log_path=logs / f"replica{i}.log"))
+                   for i in (1, 2)]
+        yield {url.removeprefix("http://"): proc for url, proc in started}
+
+
+@pytest.fixture(scope="module")
+def replicas(servers) -> list[str]:
+    return list(servers)
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +105,15 @@ def an_id_for_each(url: str, replicas: list[str]) -> dict[str, str]:
     raise AssertionError(f"100 browser ids all went to {list(found)}")
 
 
-def training_state(replica: str) -> dict:
-    return json.loads(live_http.request(f"http://{replica}", TRAINING_ROUTE).data)
+def children(proc: subprocess.Popen) -> list[str]:
+    """The command lines of a server's child processes (its training worker, while one runs)."""
+    pids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
+    return [subprocess.run(["ps", "-o", "args=", "-p", pid], capture_output=True, text=True).stdout
+            for pid in pids.split()]
+
+
+def trains(proc: subprocess.Popen) -> bool:
+    return any("mnist_cnn.training.worker" in c for c in children(proc))
 
 
 def test_a_browser_stays_on_one_replica(balancer, replicas):
@@ -141,8 +164,9 @@ def save_a_seven(page, canvas) -> None:
 
 
 def test_drawings_from_both_replicas_and_a_model_retrained_through_one_reaches_the_other(
-        balancer, replicas, shared_home, monkeypatch):
+        balancer, servers, replicas, shared_home, shared_database, monkeypatch):
     monkeypatch.setenv("MNIST_DRAW_HOME", str(shared_home))  # this process reads what the replicas share
+    monkeypatch.setenv(DATABASE_URL_ENV, shared_database)
     ids = an_id_for_each(balancer, replicas)
     trainer_replica, other_replica = replicas
     with browser.sync_playwright() as p:
@@ -152,17 +176,21 @@ def test_drawings_from_both_replicas_and_a_model_retrained_through_one_reaches_t
             trainer, trainer_canvas, trainer_served = open_as(chromium, balancer, ids[trainer_replica])
             other, other_canvas, other_served = open_as(chromium, balancer, ids[other_replica])
 
-            # A drawing saved through each replica: one store, each with its browser's id.
+            # A drawing saved through each replica: one database, each with its browser's id.
             save_a_seven(trainer, trainer_canvas)
             save_a_seven(other, other_canvas)
             assert sorted(d.session for d in DrawingStore().list()) == sorted(ids.values())
+            assert not list(shared_home.glob("drawings.sqlite3*")), "the drawings went to SQLite"
 
-            # Retrain through the first: its run is that replica's, not the other's.
+            # Retrain through the first: the worker is that replica's; the other shows the run and
+            # offers no second one (the run's lock is in the database).
             sidebar = trainer.get_by_test_id("stSidebar")
             sidebar.get_by_role("button", name="Retrain", exact=True).click()
             expect(sidebar.get_by_role("button", name="Cancel", exact=True)).to_be_visible(
                 timeout=browser.UI_TIMEOUT_MS)
-            assert training_state(trainer_replica)["running"] and not training_state(other_replica)["running"]
+            assert trains(servers[trainer_replica]) and not trains(servers[other_replica])
+            other_retrain = other.get_by_test_id("stSidebar").get_by_role("button", name="Retrain", exact=True)
+            expect(other_retrain).to_be_disabled(timeout=browser.UI_TIMEOUT_MS)
             expect(sidebar.get_by_text(re.compile(r"^Trained improved: test accuracy"))).to_be_visible(
                 timeout=RUN_TIMEOUT_MS)
             use_it = sidebar.get_by_role("button", name="Use it anyway")  # weaker than the shipped model

@@ -25,7 +25,7 @@ def render_page() -> None:
     st.set_page_config(page_title=PAGE_TITLE, page_icon="✏️", layout="wide")
     st.title(APP_TITLE)
     st.caption(APP_INTRO)
-    clf = common.current_classifier()
+    clf = common.page_classifier()  # a stroke's fragment follows a newer one (common.follow_current_model)
     side = sidebar.reserve()  # before the canvas, which must not move once shown
     tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun")))
     with tabs["Draw"]:  # always rendered, even behind another tab, so the drawing survives a tab switch

@@ -1,14 +1,14 @@
-"""Shared fixtures, and what happens when MNIST or Chromium is missing.
+"""Shared fixtures, and what happens when MNIST, Chromium or nginx is missing.
 
 Tests find MNIST exactly as the app does (mnist_cnn.data.mnist: MNIST_DATA_DIR, else the Keras cache,
 else a download). A test needs MNIST if it uses the `mnist` fixture or carries the `mnist`
 marker; tests in tests/test_e2e*.py drive Chromium through Playwright and are marked `browser`
-automatically. When one of these is missing, the tests that need it are skipped, the others
-still run, and the run ends with one line naming the fix and a non-zero exit code. `-m "not
-browser"` leaves the browser tests out on a machine without Chromium or Playwright. (So the
-browser test modules import without Playwright: they use bench.browser's expect, which
-imports it when called. A module-level importorskip would skip a whole module at collection,
-where this rule does not see it.)
+automatically; tests marked `replicas` also start nginx (tests/nginx.py). When one of these is
+missing, the tests that need it are skipped, the others still run, and the run ends with one
+line naming the fix and a non-zero exit code. `-m "not browser"` leaves the browser tests out on
+a machine without Chromium or Playwright. (So the browser test modules import without
+Playwright: they use bench.browser's expect, which imports it when called. A module-level
+importorskip would skip a whole module at collection, where this rule does not see it.)
 
 Each test gets its own MNIST_DRAW_HOME so retrained models never land in the user's.
 """
@@ -33,6 +33,7 @@ PLAYWRIGHT_MISSING = "Playwright not found"
 PLAYWRIGHT_FIX = ('pip install -r requirements-dev.txt (README: "Set up on a fresh machine"), or leave the '
                   'browser tests out with -m "not browser"')
 BROWSER_FILES = "test_e2e*.py"
+NGINX_MISSING = "nginx not found"
 
 
 class Prerequisite:
@@ -79,11 +80,18 @@ def _find_playwright():
     return playwright.sync_api
 
 
+def _find_nginx() -> str:
+    from nginx import nginx_path
+
+    return nginx_path()
+
+
 MNIST = Prerequisite(MNIST_MISSING, load_mnist, MnistDataError)
 PLAYWRIGHT = Prerequisite(PLAYWRIGHT_MISSING, _find_playwright, ImportError)
 CHROMIUM = Prerequisite(CHROMIUM_MISSING, _find_chromium, RuntimeError)
+NGINX = Prerequisite(NGINX_MISSING, _find_nginx, RuntimeError)  # the replicas tests' balancer (tests/nginx.py)
 POSTGRES = Prerequisite(postgres.MISSING, postgres.find_bindir, RuntimeError)
-PREREQUISITES = (MNIST, PLAYWRIGHT, CHROMIUM, POSTGRES)
+PREREQUISITES = (MNIST, PLAYWRIGHT, CHROMIUM, NGINX, POSTGRES)
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +108,8 @@ def pytest_runtest_setup(item) -> None:
         CHROMIUM.require()
     if item.get_closest_marker("mnist"):
         MNIST.require()
+    if item.get_closest_marker("replicas"):
+        NGINX.require()
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 import json
 import math
 
+from mnist_cnn.network import store
 from mnist_cnn.training import jobs
 from mnist_cnn.training.progress import Progress
 from mnist_cnn.ui import run_monitor
@@ -18,7 +19,7 @@ def running_state(batches: int = 1000) -> jobs.JobState:
 
 def test_a_running_run_is_sent_with_its_bar_text_and_thinned_curves():
     sent = run_monitor.payload(running_state())
-    assert sent["running"] and sent["key"] == [3, jobs.RUNNING, None]
+    assert sent["running"] and sent["key"] == [3, jobs.RUNNING, None, None]
     assert sent["fraction"] == round((1 + 100 / 469) / 5, 4)
     assert sent["message"] == "Epoch 2/5, batch 100/469"
     assert sent["detail"].startswith("improved, 5 epochs, batch 128 · elapsed") and "left" in sent["detail"]
@@ -46,8 +47,19 @@ def test_a_finished_run_keeps_its_curves_and_changes_the_key_pages_were_drawn_fo
 
 def test_no_run_yet_sends_nothing_to_draw():
     sent = run_monitor.payload(jobs.JobState())
-    assert sent["key"] == [0, jobs.IDLE, None] and not sent["running"]
+    assert sent["key"] == [0, jobs.IDLE, None, None] and not sent["running"]
     assert not (sent["message"] or sent["training"] or sent["validation"] or sent["batches"])
+
+
+def test_a_model_made_current_elsewhere_changes_the_key_pages_were_drawn_for():
+    """Another session or replica sharing the models folder switched the model: every page reruns."""
+    drawn_for = run_monitor.payload(jobs.JobState(), store.current_choice_stamp())["key"]
+    store.set_current_model(store.shipped_model_path("seed"))
+    switched = run_monitor.payload(jobs.JobState(), store.current_choice_stamp())["key"]
+    assert switched != drawn_for
+    assert run_monitor.payload(jobs.JobState(), store.current_choice_stamp())["key"] == switched  # once
+    store.set_current_model(store.shipped_model_path("seed"))  # chosen again, by another admin: new key
+    assert run_monitor.payload(jobs.JobState(), store.current_choice_stamp())["key"] != switched
 
 
 def test_a_diverging_run_still_makes_valid_json():

@@ -180,6 +180,18 @@ def current_model_path() -> Path:
     return shipped_model_path(DEFAULT_ARCH)
 
 
+def current_choice_stamp() -> tuple[int, int] | None:
+    """When the choice of current model last changed: current.json's inode and modification time
+    (None: no choice made, the shipped default). One stat(), cheap enough for every stroke; every
+    process sharing user_home() (other sessions, other replicas) sees a new choice in it, since
+    set_current_model replaces the file with a new one."""
+    try:
+        info = (user_home() / CURRENT_FILE).stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
+
+
 def set_current_model(path: Path) -> None:
     """Make a model the current one for every session and process (atomically)."""
     write_text_atomically(user_home() / CURRENT_FILE, json.dumps({"path": str(Path(path).resolve())}) + "\n")

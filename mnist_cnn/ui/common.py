@@ -48,6 +48,31 @@ def current_classifier() -> Classifier:
         return clf
 
 
+MODEL_DRAWN_FOR = "model_drawn_for"  # session state: current_choice_stamp() when the page was last drawn
+
+
+def page_classifier() -> Classifier:
+    """current_classifier() for a whole page run, remembering which choice of model the page is
+    drawn for, so that a stroke (a fragment's run) notices a newer one: follow_current_model."""
+    st.session_state[MODEL_DRAWN_FOR] = store.current_choice_stamp()
+    return current_classifier()
+
+
+def model_choice_changed() -> bool:
+    """Whether another session, process or replica made another model current since this page
+    was drawn (one stat() of the shared choice; False outside a page drawn by page_classifier)."""
+    drawn_for = st.session_state.get(MODEL_DRAWN_FOR, False)
+    return drawn_for is not False and drawn_for != store.current_choice_stamp()
+
+
+def follow_current_model() -> None:
+    """At the top of a fragment (a stroke's run, which reuses the model the page was drawn with):
+    when the current model changed, rerun the whole page instead, so the prediction and the
+    sidebar both show the new one. The drawing is kept: it is the canvas' widget state."""
+    if model_choice_changed():
+        st.rerun()
+
+
 def classifier_at(path: str | Path) -> Classifier:
     return classifier_for(str(path), store.entry(Path(path)).model_id)
 

@@ -31,6 +31,7 @@ from mnist_cnn.reading.verdicts import (
     phone_answer,
 )
 from mnist_cnn.ui import number, plots
+from mnist_cnn.ui.common import follow_current_model
 from mnist_cnn.ui.labelling import label_row, send_strokes_before_save
 
 MODES = ("One digit", "A number")
@@ -109,6 +110,7 @@ def clear_canvas_if_asked() -> None:
 
 @st.fragment
 def digit_panel(clf: Classifier) -> None:
+    follow_current_model()
     clear_canvas_if_asked()
     left, right = st.columns(PREDICTION_COLUMNS, gap="large")
     with left:
@@ -128,7 +130,14 @@ def digit_panel(clf: Classifier) -> None:
 
 
 @st.fragment
+def number_panel(clf: Classifier) -> None:
+    follow_current_model()
+    number.render(clf)
+
+
+@st.fragment
 def upload_panel(clf: Classifier) -> None:
+    follow_current_model()
     upload = st.file_uploader("Or upload a picture of a digit", type=UPLOAD_TYPES,
                               max_upload_size=MAX_UPLOAD_MB, key=UPLOAD_KEY)
     if upload is None:
@@ -148,7 +157,7 @@ def render(clf: Classifier) -> None:
     mode = st.segmented_control("What to draw", MODES, default=MODES[0], key="draw_mode",
                                 label_visibility="collapsed") or MODES[0]
     if mode == MODES[1]:
-        st.fragment(number.render)(clf)
+        number_panel(clf)
     else:
         digit_panel(clf)
     upload_panel(clf)

@@ -6,8 +6,9 @@ and every 10 s for its curves, and the idle ones every 10 s to notice a run star
 watched. Instead the page mounts a small component (run_monitor.js) that asks the server's JSON
 route (urls.training_url, which app.py's st.App serves: ui/server/startup.routes) for the run's state
 and redraws its bar, numbers and SVG curves itself. The page reruns only when the run starts,
-ends or is decided, so every session's buttons and model follow. The text comes from payload(),
-so a rerun's first paint and the live view agree.
+ends or is decided, or another model is made current (here or by another replica sharing the
+models folder), so every session's buttons and model follow. The text comes from payload(), so a
+rerun's first paint and the live view agree.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ import streamlit as st
 
 from mnist_cnn.training import jobs
 from mnist_cnn.training.architectures import ARCHITECTURES
-from mnist_cnn.ui.common import format_seconds, plural
+from mnist_cnn.ui.common import MODEL_DRAWN_FOR, format_seconds, plural
 from mnist_cnn.ui.urls import training_url
 
-POLL_RUNNING_MS, POLL_IDLE_MS = 2_000, 10_000  # idle pages still notice a run started elsewhere
+# Idle pages still poll: to notice a run started elsewhere, and a model made current by another
+# replica within MODEL_PICKUP_S (the poll, then the page's rerun).
+POLL_RUNNING_MS, POLL_IDLE_MS = 2_000, 3_000
+MODEL_PICKUP_S = 5
 CURVE_POINTS = 200  # per curve sent to the page; the run keeps up to jobs.MAX_CURVE_POINTS
 PROGRESS, CURVES = "progress", "curves"
+ModelStamp = tuple[int, int] | None
 
 _ASSETS = Path(__file__).with_suffix("")
 _COMPONENT = st.components.v2.component(
@@ -34,9 +39,10 @@ _COMPONENT = st.components.v2.component(
 )
 
 
-def run_key(state: jobs.JobState) -> list:
-    """What the page was drawn for: a change means the page must rerun (buttons, model)."""
-    return [state.run_id, state.status, state.decision]
+def run_key(state: jobs.JobState, model: ModelStamp = None) -> list:
+    """What the page was drawn for: a change means the page must rerun (buttons, model). `model`
+    is the choice of current model (store.current_choice_stamp)."""
+    return [state.run_id, state.status, state.decision, list(model) if model else None]
 
 
 def validates_at_the_end_only(state: jobs.JobState) -> bool:
@@ -76,11 +82,12 @@ def _curve_points(batches: list[tuple[float, float, float]]) -> list[list[float 
     return [[round(x, 3), _number(loss, 4), _number(acc, 4)] for x, loss, acc in kept]
 
 
-def payload(state: jobs.JobState) -> dict:
-    """The run as the page draws it: ready-made text, the bar's fraction and the curves."""
+def payload(state: jobs.JobState, model: ModelStamp = None) -> dict:
+    """The run as the page draws it: ready-made text, the bar's fraction and the curves; `model`:
+    see run_key."""
     p = state.latest
     return {
-        "key": run_key(state),
+        "key": run_key(state, model),
         "running": state.running,
         "fraction": round(p.fraction, 4) if p else 0.0,
         "message": state.message if state.running else "",
@@ -96,9 +103,9 @@ def payload(state: jobs.JobState) -> dict:
 
 def render(state: jobs.JobState, part: str) -> None:
     """Mount one part of the live view: PROGRESS (the bar and its text; it polls, also while no
-    run trains, and reruns the page when a run starts, ends or is decided) or CURVES (the numbers
-    and curves, drawn from what PROGRESS fetched)."""
-    data = {"part": part, "initial": payload(state)}
+    run trains, and reruns the page when a run starts, ends or is decided, or the current model
+    changes) or CURVES (the numbers and curves, drawn from what PROGRESS fetched)."""
+    data = {"part": part, "initial": payload(state, st.session_state.get(MODEL_DRAWN_FOR))}
     if part == PROGRESS:
         data.update(url=training_url(), poll_running_ms=POLL_RUNNING_MS, poll_idle_ms=POLL_IDLE_MS)
     _COMPONENT(data=data, key=f"run_monitor_{part}", on_changed_change=lambda: None)

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mnist_cnn.config import PREDICT_ROUTE, TRAINING_ROUTE
+from mnist_cnn.network import store
 from mnist_cnn.ui.browser_id import BrowserIdMiddleware
 from mnist_cnn.ui.server import shell
 from mnist_cnn.ui.urls import route_url
@@ -49,11 +50,13 @@ def warm_up() -> float:
 
 
 def training_state(request: Any) -> Any:
-    """GET config.TRAINING_ROUTE: the server's run as run_monitor draws it, for its polling. A
+    """GET config.TRAINING_ROUTE: the server's run as run_monitor draws it, for its polling, with
+    the current choice of model (a page reruns when it changes, even if another replica made it). A
     plain function, so Starlette runs it in a worker thread: it may wait for the run's lock."""
     from mnist_cnn.ui import common, run_monitor  # pages: loaded by warm_up, not when app.py imports the server
 
-    return JSONResponse(run_monitor.payload(common.training_jobs().snapshot()), headers={"Cache-Control": "no-store"})
+    state = run_monitor.payload(common.training_jobs().snapshot(), store.current_choice_stamp())
+    return JSONResponse(state, headers={"Cache-Control": "no-store"})
 
 
 def routes() -> list:

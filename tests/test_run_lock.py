@@ -68,6 +68,16 @@ def test_a_lock_held_by_another_server_is_refused_and_freed_when_that_server_die
         holder.wait()
 
 
+def test_a_released_lock_is_free_for_the_next_server_at_once(shared):
+    """A run ends on one server and another starts the next straight away: never refused."""
+    one, other = run_lock.for_this_server(), run_lock.for_this_server()
+    for _ in range(20):
+        assert one.acquire()
+        one.release()
+        assert other.acquire(), "the lock was still held just after it was let go"
+        other.release()
+
+
 def test_an_unreachable_database_refuses_a_run_in_one_sentence(monkeypatch):
     from postgres import free_port
 

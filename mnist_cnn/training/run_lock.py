@@ -107,8 +107,14 @@ class PostgresRunLock:
         return True
 
     def release(self) -> None:
+        """Let the lock go before this returns: a connection's end alone frees it only when its
+        backend has exited, a moment later, and a start right after would be refused."""
         if self._held is not None:
-            self._held.close()  # the session ends: PostgreSQL lets its advisory lock go
+            try:
+                self._held.execute("SELECT pg_advisory_unlock(%s, %s)", ADVISORY_KEY)
+            except psycopg.Error:
+                pass  # the connection is gone already: so is its lock
+            self._held.close()
             self._held = None
 
     def held_elsewhere(self) -> bool:

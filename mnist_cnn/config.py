@@ -103,6 +103,9 @@ LIMITS = {
     "UPLOADS_PER_BROWSER_PER_MINUTE": 20,  # ...and per browser a minute
 }
 LIMIT_ENV_PREFIX = "MNIST_DRAW_LIMIT_"
+# uvicorn's (Streamlit's server): the peers whose X-Forwarded-For it believes, by default the loopback
+# addresses (nginx on the same machine). compose.yaml sets "*": its replicas are reached only via nginx.
+TRUSTED_PROXIES_ENV = "FORWARDED_ALLOW_IPS"
 LIMIT_WINDOW_S = 60.0  # the "minute" of the limits above
 PREDICT_BODY_TIMEOUT_S = 5.0  # a canvas's PNG arrives in milliseconds; a slower one gives its place up
 

@@ -151,17 +151,21 @@ def bench_startup(sizes: Sizes) -> list[str]:
             f"| page served (`streamlit run app.py`, health endpoint answers) | {statistics.median(served):.1f} s |"]
 
 
-AREAS = ("server", "recipe", "finetune", "explain", "numbers", "reading")  # one module each in bench/
+AREAS = ("server", "recipe", "finetune", "explain", "numbers", "reading", "class")  # one module each in bench/
+AREA_MODULES = {"class": "classload"}  # where the module is not named as the area
 BROWSER_AREAS = ("server",)
-Section = Callable[[], tuple[str, str, list[str]]]  # runs the measurement: (title, intro, table rows)
+ON_REQUEST_AREAS = ("class",)  # minutes long: run only when named (--area class), never by default
+# runs the measurement: (title, intro, table rows), or with a closing line the report ends with
+Section = Callable[[], tuple]
 
 
-def area_sections(area: str, quick: bool) -> list[Section]:
-    """An area module's sections: several from `sections(quick)`, or its one `section(quick)`."""
-    module = importlib.import_module(f"bench.{area}")
+def area_sections(area: str, quick: bool, options: dict | None = None) -> list[Section]:
+    """An area module's sections: several from `sections(quick)`, or its one `section(quick)`;
+    `options` (e.g. sessions=30 for the class area) go to that area's `section`."""
+    module = importlib.import_module(f"bench.{AREA_MODULES.get(area, area)}")
     if hasattr(module, "sections"):
         return [lambda t=title, i=intro, f=fn: (t, i, f()) for title, intro, fn in module.sections(quick)]
-    return [lambda: module.section(quick)]
+    return [lambda: module.section(quick, **(options or {}))]
 
 
 def core_sections(sizes: Sizes) -> list[Section]:
@@ -190,8 +194,9 @@ def core_sections(sizes: Sizes) -> list[Section]:
     ]
 
 
-def report(sections: list[tuple[str, str, list[str]]], quick: bool) -> str:
-    """The Markdown report: a header, the numbered sections, the shipped models."""
+def report(sections: list[tuple[str, str, list[str]]], quick: bool, closing: list[str] | None = None) -> str:
+    """The Markdown report: a header, the numbered sections, the shipped models, then `closing`
+    (an area's numbers in one line each, so a script reads them from the report's end)."""
     out = [f"# Benchmarks{' (quick run: sizes too small to mean anything)' if quick else ''}", "",
            f"{dt.date.today().isoformat()} · {os.cpu_count()} cores · {platform.processor() or platform.machine()} · "
            f"Python {platform.python_version()} · `python -m mnist_cnn bench`", ""]
@@ -204,20 +209,27 @@ def report(sections: list[tuple[str, str, list[str]]], quick: bool) -> str:
         out.append(f"| {arch} | {m.get('params', 0):,} | {m.get('test_accuracy', 0):.2%} | "
                    f"{m.get('test_loss', 0):.4f} | "
                    f"{m.get('epochs')} | {m.get('train_seconds', 0) / 60:.1f} min |")
+    if closing:
+        out += ["", *closing]
     return "\n".join(out) + "\n"
 
 
-def run_benchmarks(quick: bool = False, browser: bool = True, areas: tuple[str, ...] | None = None) -> str:
-    """Run the benchmarks (every area, or the named ones: core, server, recipe, ...) and return the report."""
+def run_benchmarks(quick: bool = False, browser: bool = True, areas: tuple[str, ...] | None = None,
+                   sessions: int | None = None) -> str:
+    """Run the benchmarks (every area but the on-request ones, or the named ones: core, server,
+    class, ...) and return the report. `sessions`: the class area's number of visitors."""
     sizes = QUICK if quick else FULL
-    chosen = [a for a in (areas or ("core", *AREAS)) if browser or a not in BROWSER_AREAS]
+    default = ("core", *(a for a in AREAS if a not in ON_REQUEST_AREAS))
+    chosen = [a for a in (areas or default) if browser or a not in BROWSER_AREAS]
     sections: list[Section] = []
     for area in chosen:
-        sections += core_sections(sizes) if area == "core" else area_sections(area, quick)
-    return report([run_safely(run) for run in sections], quick)
+        options = {"sessions": sessions} if area == "class" and sessions else None
+        sections += core_sections(sizes) if area == "core" else area_sections(area, quick, options)
+    results = [run_safely(run) for run in sections]
+    return report([r[:3] for r in results], quick, [r[3] for r in results if len(r) > 3])
 
 
-def run_safely(section: Section) -> tuple[str, str, list[str]]:
+def run_safely(section: Section) -> tuple:
     """A section that fails says so in the report instead of losing every other section's numbers."""
     try:
         return section()

@@ -87,6 +87,37 @@ MAX_DRAWINGS = 50_000  # about 1 KB each without the originals: tens of MB, not 
 MAX_DRAWINGS_ENV = "MNIST_DRAW_MAX_DRAWINGS"
 
 
+# Limits so one visitor cannot spoil a shared server for the others (ui/server/limits.py; README
+# "Sharing one server"). A visitor is its browser's id cookie, and also its address (behind nginx on
+# the same machine: the address nginx saw). Each may be changed with MNIST_DRAW_LIMIT_<NAME>, e.g.
+# MNIST_DRAW_LIMIT_SESSIONS_PER_ADDRESS_PER_MINUTE=400 for a school whose visitors share one router.
+LIMITS = {
+    "PREDICT_IN_FLIGHT": 4,  # first-second canvas predictions (PREDICT_ROUTE) answered at once, server-wide...
+    "PREDICT_IN_FLIGHT_PER_BROWSER": 2,  # ...and per browser (a stroke at a time: 1; a reload: 2)
+    "SESSIONS_PER_BROWSER_PER_MINUTE": 20,  # Streamlit sessions (page loads, reconnects) one browser opens
+    "OPEN_SESSIONS_PER_BROWSER": 12,  # tabs one browser keeps open at once
+    "SESSIONS_PER_ADDRESS_PER_MINUTE": 150,  # a class of 30 behind one router, first visits and reloads
+    "OPEN_SESSIONS_PER_ADDRESS": 120,  # that class with a few tabs each
+    "UPLOADS_IN_FLIGHT": 4,  # pictures being uploaded at once (each at most MAX_UPLOAD_MB), server-wide...
+    "UPLOADS_IN_FLIGHT_PER_BROWSER": 1,
+    "UPLOADS_PER_BROWSER_PER_MINUTE": 20,  # ...and per browser a minute
+}
+LIMIT_ENV_PREFIX = "MNIST_DRAW_LIMIT_"
+# uvicorn's (Streamlit's server): the peers whose X-Forwarded-For it believes, by default the loopback
+# addresses (nginx on the same machine). compose.yaml sets "*": its replicas are reached only via nginx.
+TRUSTED_PROXIES_ENV = "FORWARDED_ALLOW_IPS"
+LIMIT_WINDOW_S = 60.0  # the "minute" of the limits above
+PREDICT_BODY_TIMEOUT_S = 5.0  # a canvas's PNG arrives in milliseconds; a slower one gives its place up
+
+
+def limit(name: str) -> int:
+    """One of LIMITS, or a positive MNIST_DRAW_LIMIT_<NAME> that overrides it."""
+    try:
+        return max(1, int(os.environ[LIMIT_ENV_PREFIX + name]))
+    except (KeyError, ValueError):
+        return LIMITS[name]
+
+
 def max_drawings() -> int:
     """How many drawings the page may keep: MAX_DRAWINGS, or a positive MNIST_DRAW_MAX_DRAWINGS."""
     try:

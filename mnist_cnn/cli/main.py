@@ -132,8 +132,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
     unknown = [a for a in args.area or () if a not in known]
     if unknown:
         raise ValueError(f"no benchmark area {unknown[0]!r}; choose from {', '.join(known)}")
+    if args.sessions and "class" not in (args.area or ()):
+        raise ValueError("--sessions is for the class area: add --area class")
     common.import_tensorflow_quietly()
-    text = run_benchmarks(quick=args.quick, browser=not args.no_browser, areas=tuple(args.area) if args.area else None)
+    text = run_benchmarks(quick=args.quick, browser=not args.no_browser, areas=tuple(args.area) if args.area else None,
+                          sessions=args.sessions)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny sizes, to check the benchmark runs")
     p.add_argument("--no-browser", action="store_true", help="skip the real-browser measurements")
     p.add_argument("--area", action="append", metavar="AREA",
-                   help="run only this area (core, server, recipe, ...; repeatable); default: all")
+                   help="run only this area (core, server, recipe, ...; repeatable); default: all but class, "
+                        "which takes minutes and runs only when named")
+    p.add_argument("--sessions", type=common.positive, metavar="N",
+                   help="the class area's simulated visitors (default 30)")
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.set_defaults(func=cmd_bench)
 

@@ -283,6 +283,12 @@ class DrawingStore:
             counts[label] = n
         return counts
 
+    def browsers(self) -> list[tuple[str, int]]:
+        """Each browser id that saved drawings, with how many, the most first (the admin's view)."""
+        rows = self._run(lambda db: db.execute(
+            "SELECT session, COUNT(*) AS n FROM drawings GROUP BY session ORDER BY n DESC, session").fetchall())
+        return [(str(session), int(n)) for session, n in rows]
+
     def signature(self) -> tuple[int, int, float]:
         """Changes whenever drawings are added or deleted: a cache key for what is derived from them."""
         row = self._run(lambda db: db.execute(

@@ -202,3 +202,21 @@ def restore_shipped(arch: str = DEFAULT_ARCH) -> Path:
     path = shipped_model_path(arch)
     set_current_model(path)
     return path
+
+
+def delete_model(path: Path) -> bool:
+    """Delete a retrained model and its sidecar; returns whether it was the one in use, in which
+    case every session and process is switched to the shipped model of its architecture (or the
+    default one). The shipped models are never deleted (ModelStoreError)."""
+    path = Path(path)
+    if is_shipped(path) or path.resolve().parent != user_models_dir().resolve():
+        raise ModelStoreError(f"{path.name} is not a retrained model; the shipped models stay.")
+    if not path.is_file():
+        raise ModelStoreError(f"Model file {path.name} is already gone.")
+    in_use = current_model_path().resolve() == path.resolve()
+    if in_use:
+        arch = read_meta(path).get("arch", DEFAULT_ARCH)
+        restore_shipped(arch if shipped_model_path(arch).is_file() else DEFAULT_ARCH)
+    path.unlink()
+    sidecar_path(path).unlink(missing_ok=True)
+    return in_use

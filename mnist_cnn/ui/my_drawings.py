@@ -1,8 +1,10 @@
 """The My drawings tab: the drawings people labelled and saved, how well each model reads them,
-a gallery to browse them, deleting this browser session's own, and the collection as a zip.
+a gallery to browse them, deleting this browser's own, and the collection as a zip.
 
-The page never deletes other visitors' drawings: on a shared server one visitor must not be able
-to wipe the collection. Deleting any drawing, or all, is for the command line.
+A visitor deletes only the drawings its own browser saved (its id is the server's, never a
+widget's): on a shared server one visitor must not be able to wipe the collection. The admin
+(ui/admin.py; everyone, where no password is set) may also delete any drawing, all of one
+browser's, or all, each after a confirmation; those callbacks check admin.is_admin() when they run.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from mnist_cnn.drawings.store import Drawing, DrawingsError, DrawingStore
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import NUMPY_MAX_BATCH, Classifier
 from mnist_cnn.training.evaluate import drawings_accuracy
-from mnist_cnn.ui import plots
+from mnist_cnn.ui import admin, plots
 from mnist_cnn.ui.common import classifier_at, plural, session_id
 
 GALLERY_COLUMNS, GALLERY_ROWS = 8, 3
 GALLERY_PAGE = GALLERY_COLUMNS * GALLERY_ROWS
 GALLERY_SCALE = 3
-SCOPES = ("All saved drawings", "This browser session's")
+SCOPES = ("All saved drawings", "This browser's")
 CLI_DELETE = "`python -m mnist_cnn drawings delete ID…` or `python -m mnist_cnn drawings clear`"
 EMPTY_TEXT = ("No drawings saved yet. Draw a digit in the **Draw** tab, pick the digit it really is under the "
               "prediction and press **Save**: each one teaches the app your handwriting. To add a folder of "
@@ -63,23 +65,47 @@ def accuracy_table(drawings: DrawingStore, clf: Classifier, session: str | None)
                "shows what it really learned.")
 
 
-def _delete(ids: list[int], session: str, what: str) -> None:
+def _deleted(work, what: str) -> None:
+    """Run a deletion and say how it went, in one toast."""
     try:
-        gone = DrawingStore().delete(ids, session=session) if ids else DrawingStore().delete_session(session)
+        gone = work(DrawingStore())
     except DrawingsError as exc:
         st.toast(f"Could not delete: {exc}", icon=":material/error:")
         return
     st.toast(f"Deleted {plural(gone, 'drawing')} ({what}).", icon=":material/delete:")
 
 
+def _delete_own(ids: list[int], what: str) -> None:
+    """A visitor's Delete: only drawings this browser saved, whatever ids it sends."""
+    me = session_id()
+    _deleted(lambda drawings: drawings.delete(ids, session=me) if ids else drawings.delete_session(me), what)
+
+
+@admin.admin_only
+def _delete_any(ids: list[int], what: str) -> None:
+    _deleted(lambda drawings: drawings.delete(ids), what)
+
+
+@admin.admin_only
+def _delete_browser(key: str) -> None:
+    browser = st.session_state.get(key)
+    if browser:
+        _deleted(lambda drawings: drawings.delete_session(str(browser)), f"browser {browser}'s")
+
+
+@admin.admin_only
+def _delete_all() -> None:
+    _deleted(lambda drawings: drawings.clear(), "all of them")
+
+
 def drawing_tile(d: Drawing, mine: bool) -> None:
     st.image(plots.digit_image(d.image, GALLERY_SCALE))
     verdict = "" if d.prediction is None else (f" → :red[**{d.prediction}**]" if d.wrong else " ✓")
     st.markdown(f":blue[**{d.label}**]{verdict}  \n#{d.id}")
-    if mine:
+    if mine or admin.is_admin():
         with st.popover("Delete", width="stretch"):
-            st.button(f"Delete drawing #{d.id}", key=f"delete_{d.id}", type="primary", on_click=_delete,
-                      args=([d.id], session_id(), f"#{d.id}"))
+            st.button(f"Delete drawing #{d.id}", key=f"delete_{d.id}", type="primary",
+                      on_click=_delete_own if mine else _delete_any, args=([d.id], f"#{d.id}"))
 
 
 def gallery(drawings: DrawingStore, session: str | None) -> None:
@@ -113,14 +139,37 @@ def session_actions(drawings: DrawingStore, session: str | None) -> None:
                            icon=":material/download:")
     with right:
         if mine:
-            with st.popover(f"Delete this session's {plural(mine, 'drawing')}"):
-                st.warning(f"This deletes the {plural(mine, 'drawing')} saved from this browser session. "
+            with st.popover(f"Delete this browser's {plural(mine, 'drawing')}"):
+                st.warning(f"This deletes the {plural(mine, 'drawing')} saved from this browser. "
                            "It cannot be undone.")
-                st.button("Yes, delete them", key="delete_session", type="primary", on_click=_delete,
-                          args=([], me, "this session's"))
+                st.button("Yes, delete them", key="delete_session", type="primary", on_click=_delete_own,
+                          args=([], "this browser's"))
+    if admin.is_admin():
+        admin_deletions(drawings)
+        return
     st.caption("The zip holds folders `0/` … `9/` of the 28×28 inputs, `originals/` with the pictures as drawn, and "
                "`drawings.csv` with the rest; `python -m mnist_cnn drawings import` reads it back. This page only "
-               f"deletes drawings saved from this browser session; to delete others', use {CLI_DELETE}.")
+               "deletes drawings saved from this browser; others' are for the server's admin "
+               f"(or {CLI_DELETE}).")
+
+
+def admin_deletions(drawings: DrawingStore) -> None:
+    """For the admin: delete all of one browser's drawings, or every drawing, each after a confirmation."""
+    browsers = dict(drawings.browsers())
+    total = sum(browsers.values())
+    left, right = st.columns(2)
+    with left, st.popover("Delete one browser's drawings", disabled=not browsers):
+        key = "delete_browser_choice"
+        st.selectbox("Browser", list(browsers), key=key,
+                     format_func=lambda b: f"{b} ({plural(browsers.get(b, 0), 'drawing')})")
+        st.warning("This deletes every drawing that browser saved. It cannot be undone.")
+        st.button("Yes, delete that browser's", key="delete_browser", type="primary", on_click=_delete_browser,
+                  args=(key,))
+    with right, st.popover(f"Delete all {plural(total, 'drawing')}", disabled=not total):
+        st.warning(f"This deletes all {plural(total, 'saved drawing')}, everyone's. It cannot be undone.")
+        st.button("Yes, delete every drawing", key="delete_all_drawings", type="primary", on_click=_delete_all)
+    st.caption("The zip holds folders `0/` … `9/` of the 28×28 inputs, `originals/` with the pictures as drawn, and "
+               "`drawings.csv` with the rest; `python -m mnist_cnn drawings import` reads it back.")
 
 
 @st.fragment

@@ -1,9 +1,13 @@
 """The sidebar: which model is in use, Retrain, and the server's training run as every session
-sees it (progress, curves, cancel, the new model's accuracy beside the current one's)."""
+sees it (progress, curves, cancel, the new model's accuracy beside the current one's).
+
+Everything here that changes shared state (the model everyone uses, a run, the retrained models)
+is a callback wrapped in admin.admin_only: checked on the server when it runs, not only hidden."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import streamlit as st
 
@@ -42,12 +46,10 @@ def model_info(clf: Classifier) -> None:
     entries = {str(e.path): e for e in store.available_models()}
     current = str(clf.path)
     paths = list(entries)
-    choice = st.selectbox("Model in use", paths, index=paths.index(current) if current in paths else 0,
-                          format_func=lambda p: model_label(entries[p]) if p in entries else p,
-                          key=f"model_choice_{clf.model_id}", disabled=not admin.is_admin())
-    if choice != current and admin.is_admin():
-        store.set_current_model(choice)
-        st.rerun()
+    key = f"model_choice_{clf.model_id}"
+    st.selectbox("Model in use", paths, index=paths.index(current) if current in paths else 0,
+                 format_func=lambda p: model_label(entries[p]) if p in entries else p,
+                 key=key, disabled=not admin.is_admin(), on_change=_switch_model, args=(key, current))
     arch = architectures().get(meta.get("arch", ""))
     acc = meta.get("test_accuracy")
     accuracy = f"Test accuracy **{acc:.2%}**" if acc is not None else "Test accuracy unknown"
@@ -58,9 +60,65 @@ def model_info(clf: Classifier) -> None:
                f"{'shipped with the app' if clf.entry.shipped else 'retrained here'} · `{clf.path.name}`")
     if clf.warning:
         st.warning(clf.warning)
-    if not clf.entry.shipped and admin.is_admin() and st.button("Restore the shipped model"):
-        store.restore_shipped()
-        st.rerun()
+    if not clf.entry.shipped and admin.is_admin():
+        st.button("Restore the shipped model", key="restore_shipped", on_click=_restore_shipped)
+
+
+def _switch_model(key: str, current: str) -> None:
+    """The model selectbox's callback: the admin's choice becomes everyone's; a visitor's (a
+    disabled widget's forged value) is put back."""
+    if not admin.is_admin():
+        st.session_state[key] = current
+        admin.refuse()
+        return
+    store.set_current_model(st.session_state[key])
+
+
+@admin.admin_only
+def _restore_shipped() -> None:
+    store.restore_shipped()
+
+
+def _run_or_pending() -> str | None:
+    """Why models may not be deleted now: a run going, or a result awaiting its decision."""
+    state = training_jobs().snapshot()
+    if state.running:
+        return "A training run is going; delete models once it ends."
+    if state.status == jobs_mod.FINISHED and state.decision == jobs_mod.PENDING:
+        return "A new model awaits its starter's decision; delete models once it is made."
+    return None
+
+
+@admin.admin_only
+def _delete_model(path: str) -> None:
+    why_not = _run_or_pending()
+    if why_not:
+        st.toast(why_not, icon=":material/block:")
+        return
+    try:
+        was_in_use = store.delete_model(path)
+    except store.ModelStoreError as exc:
+        st.toast(str(exc), icon=":material/error:")
+        return
+    st.toast(f"Deleted {Path(path).name}" + ("; everyone now uses the shipped model." if was_in_use else "."),
+             icon=":material/delete:")
+
+
+def retrained_models() -> None:
+    """For the admin: the retrained models, each with a Delete that asks first (shipped ones stay)."""
+    retrained = [e for e in store.available_models() if not e.shipped]
+    if not admin.is_admin() or not retrained:
+        return
+    with st.expander(f"Retrained models ({len(retrained)})"):
+        why_not = _run_or_pending()
+        if why_not:
+            st.caption(why_not)
+        for entry in retrained:
+            with st.popover(model_label(entry), width="stretch", disabled=why_not is not None):
+                st.warning(f"This deletes `{entry.path.name}` for everyone; if it is in use, everyone "
+                           "switches to the shipped model. It cannot be undone.")
+                st.button("Yes, delete it", key=f"delete_model_{entry.path.name}", type="primary",
+                          on_click=_delete_model, args=(str(entry.path),))
 
 
 def train_limit() -> int | None:
@@ -81,18 +139,19 @@ def finetune_controls(clf: Classifier, drawings: int, running: bool) -> None:
     st.caption(f"Fine-tunes the model in use ({clf.arch}) on MNIST plus your {plural(drawings, 'saved drawing')} "
                "(oversampled, augmented); a fixed share of the drawings is held out to measure it before and after. "
                f"About {format_seconds(FINETUNE_SECONDS_PER_EPOCH * epochs)}.")
-    if st.button("Retrain", type="primary", disabled=running, key="retrain"):
-        start_run(clf.arch, epochs, finetune.BATCH_SIZE, limit=train_limit(), kind="finetune", base_path=clf.path,
-                  started_by=session_id())
+    st.button("Retrain", type="primary", disabled=running, key="retrain", on_click=start_run,
+              args=(clf.arch, epochs, finetune.BATCH_SIZE),
+              kwargs={"limit": train_limit(), "kind": "finetune", "base_path": clf.path, "started_by": session_id()})
 
 
+@admin.admin_only
 def start_run(*args, **kwargs) -> None:
-    """Start a run (TrainingJobs.start); when another server runs one, say so above the controls."""
+    """Retrain's callback: start a run (TrainingJobs.start); when another server runs one, say so
+    above the controls."""
     try:
         training_jobs().start(*args, **kwargs)
     except jobs_mod.RunRefused as exc:
         st.session_state[REFUSED_KEY] = str(exc)
-    st.rerun()
 
 
 def retrain_controls(clf: Classifier) -> None:
@@ -100,6 +159,7 @@ def retrain_controls(clf: Classifier) -> None:
     if not admin.is_admin():
         admin.sign_in()
         return
+    admin.sign_out()
     if REFUSED_KEY in st.session_state:
         st.warning(st.session_state.pop(REFUSED_KEY))
     problem = mnist_missing()
@@ -126,8 +186,8 @@ def retrain_controls(clf: Classifier) -> None:
     if estimate is not None:
         st.caption(f"{spec.description}. About {format_seconds(estimate)} on this machine "
                    f"({images:,} images × {plural(epochs, 'epoch')}), in the background: drawing stays quick.")
-    if st.button("Retrain", type="primary", disabled=state.running, key="retrain"):
-        start_run(arch, epochs, batch, limit=limit, started_by=session_id())
+    st.button("Retrain", type="primary", disabled=state.running, key="retrain", on_click=start_run,
+              args=(arch, epochs, batch), kwargs={"limit": limit, "started_by": session_id()})
 
 
 def _finetune_result(state: jobs_mod.JobState) -> None:
@@ -152,12 +212,19 @@ def _decision(state: jobs_mod.JobState) -> None:
     if state.started_by != session_id():
         st.caption("Whoever started this run decides whether to use it.")
         return
-    if st.button("Use it anyway", key="use_new_model", width="stretch"):  # one above the other: whole labels
-        training_jobs().decide(True, session_id())
-        st.rerun()
-    if st.button("Keep the current one", key="keep_current_model", width="stretch"):
-        training_jobs().decide(False, session_id())
-        st.rerun()
+    # one above the other: whole labels
+    st.button("Use it anyway", key="use_new_model", width="stretch", on_click=_decide, args=(True,))
+    st.button("Keep the current one", key="keep_current_model", width="stretch", on_click=_decide, args=(False,))
+
+
+@admin.admin_only
+def _decide(use_new: bool) -> None:
+    training_jobs().decide(use_new, session_id())
+
+
+@admin.admin_only
+def _cancel() -> None:
+    training_jobs().cancel()
 
 
 def run_panel() -> None:
@@ -166,9 +233,8 @@ def run_panel() -> None:
     state = training_jobs().snapshot()
     if state.running:
         run_monitor.render(state, run_monitor.PROGRESS)
-        if admin.is_admin() and not state.elsewhere and st.button("Cancel", key="cancel_training"):
-            training_jobs().cancel()
-            st.rerun()
+        if admin.is_admin() and not state.elsewhere:
+            st.button("Cancel", key="cancel_training", on_click=_cancel)
     elif state.status == jobs_mod.FINISHED:
         (st.success if state.replaces_current else st.warning)(state.message)  # green only for as good or better
         _decision(state)
@@ -197,5 +263,6 @@ def render(clf: Classifier, place=None) -> None:
     """The sidebar's content, in `place` (reserve()'s) or at the end of the sidebar."""
     with place if place is not None else st.sidebar:
         model_info(clf)
+        retrained_models()
         retrain_controls(clf)
         run_panel()

@@ -23,6 +23,7 @@ from mnist_cnn.config import PREDICT_ROUTE, TRAINING_ROUTE
 from mnist_cnn.network import store
 from mnist_cnn.ui.browser_id import BrowserIdMiddleware
 from mnist_cnn.ui.server import shell
+from mnist_cnn.ui.server.limits import LimitsMiddleware
 from mnist_cnn.ui.urls import route_url
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 
 def middleware() -> list:
-    """For app.py's st.App: the first-second page in Streamlit's HTML, and each browser's
-    anonymous id (ui/browser_id.py)."""
-    return [Middleware(BrowserIdMiddleware), Middleware(shell.ShellMiddleware)]
+    """For app.py's st.App: first, the limits that keep one visitor from spoiling the server for
+    others (ui/server/limits.py); then each browser's anonymous id (ui/browser_id.py) and the
+    first-second page in Streamlit's HTML."""
+    return [Middleware(LimitsMiddleware), Middleware(BrowserIdMiddleware), Middleware(shell.ShellMiddleware)]

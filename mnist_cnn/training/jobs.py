@@ -52,12 +52,14 @@ LOG_FILE = "worker.log"
 # took 29.6-30.6 s from start to end around 20.9-21.0 s of fitting (improved, 3,000 images, 5
 # epochs; 2026-11-27): TensorFlow's import, MNIST, tracing the model, saving it.
 WORKER_START_S = 9.0
-# A "drawings" run (train_drawings.py) at full size, measured by `python -m bench.drawings_cost` (see
-# docs/BENCHMARKS.md, section 12): a training step of 128 images, making up one drawing or non-digit
-# before the first step, and fitting the new model's not-a-digit verdict after the last.
-DRAWINGS_STEP_S = 0.0
-MADE_UP_IMAGE_S = 0.0
-VERDICT_FIT_S = 0.0
+# A "drawings" run (train_drawings.py) at full size, measured by `python -m bench.drawings_cost`
+# (2026-12-05, load average 1.6-3.0 on the 2 cores; docs/BENCHMARKS.md, section 12): a training step of
+# 128 images (median of 48.5, 34.2, 36.7, 36.2 ms, 400 steps each, from scratch and from the shipped
+# model), making up one drawing or non-digit before the first step (58-62 s for 72,000), and fitting
+# the new model's not-a-digit verdict after the last (median of 2: 6.3 s).
+DRAWINGS_STEP_S = 0.0365
+MADE_UP_IMAGE_S = 0.00082
+VERDICT_FIT_S = 6.3
 SCORING_SHARE = 1 / 3  # scoring a test image costs about a third of a training step on one (docs/RECIPES.md)
 KIND_NOTES = {"finetune": " (fine-tune on saved drawings)",  # how a kind of run is named in its model's trained_by
               "drawings": " (MNIST and made-up drawings)"}

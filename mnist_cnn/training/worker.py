@@ -36,7 +36,8 @@ from mnist_cnn.network.inference import load_classifier
 from mnist_cnn.reading.notdigit import SIDECAR_KEY
 from mnist_cnn.training.evaluate import evaluate_classifier
 from mnist_cnn.training.finetune import finetune
-from mnist_cnn.training.train_drawings import RECIPE, scaled
+from mnist_cnn.training.notdigit import THRESHOLD_DRAWINGS, KerasReader, fit_with_the_reader
+from mnist_cnn.training.train_drawings import RECIPE, scaled, train_for_drawings
 
 WORKER_NICE = 10  # the fallback where there is no idle class: below the server
 PARENT_POLL_S = 0.5
@@ -121,8 +122,6 @@ def _train(job: dict[str, Any], progress, cancel):
         return finetune(job["base_path"], epochs=job["epochs"], batch_size=job["batch_size"], limit=job["limit"],
                         progress=progress, cancel=cancel)
     if job["kind"] == RECIPE:
-        from mnist_cnn.training.train_drawings import train_for_drawings
-
         return train_for_drawings(job["base_path"], epochs=job["epochs"], batch_size=job["batch_size"],
                                   limit=job["limit"], progress=progress, cancel=cancel)
     from mnist_cnn.training.train import train
@@ -136,8 +135,6 @@ def fit_verdict(result, limit: int | None) -> None:
     it is saved, as `python -m mnist_cnn train-drawings` does after saving: a model that was
     taught what is not a digit never shows without the threshold that uses it. The made-up
     digits it is checked on shrink with `limit` like the run's own."""
-    from mnist_cnn.training.notdigit import THRESHOLD_DRAWINGS, KerasReader, fit_with_the_reader
-
     result.extra[SIDECAR_KEY] = fit_with_the_reader(KerasReader(result.model),
                                                     drawings=scaled(THRESHOLD_DRAWINGS, limit))
 

@@ -100,7 +100,12 @@ def versions() -> dict[str, str]:
 
 
 def save_model(model, path: Path, meta: dict[str, Any]) -> ModelEntry:
-    """Write model and sidecar atomically; the previous file stays intact until the final rename."""
+    """Write model and sidecar atomically; the previous file stays intact until the final rename.
+
+    A new file's sidecar is written first: the model shows in the list (available_models) only
+    once the sidecar says what it is (its accuracy, its not-a-digit verdict), so no session loads
+    and caches it without. A file replaced in place keeps its old sidecar until its new model is
+    there, so its sidecar never describes weights it does not hold."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelStoreError(f"Model files must end in .keras, not {path.name}.")
@@ -108,6 +113,7 @@ def save_model(model, path: Path, meta: dict[str, Any]) -> ModelEntry:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.keras")
     os.close(fd)
     tmp = Path(tmp_name)
+    new_file = not path.exists()
     try:
         model.save(tmp)
         full_meta = {
@@ -118,11 +124,16 @@ def save_model(model, path: Path, meta: dict[str, Any]) -> ModelEntry:
             **versions(),
             "sha256": file_digest(tmp),
         }
+        if new_file:
+            write_meta(path, full_meta)
         _move_into_place(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        if new_file and not path.exists():
+            sidecar_path(path).unlink(missing_ok=True)
         raise
-    write_meta(path, full_meta)
+    if not new_file:
+        write_meta(path, full_meta)
     return ModelEntry(path, full_meta, shipped=is_shipped(path))
 
 

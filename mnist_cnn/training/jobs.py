@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import signal
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from pathlib import Path
 from mnist_cnn.config import REPO_ROOT, child_env, user_home, user_models_dir
 from mnist_cnn.data.mnist import EXPECTED_COUNTS
 from mnist_cnn.network import store
-from mnist_cnn.training import run_lock
+from mnist_cnn.training import run_lock, train_drawings
 from mnist_cnn.training.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,17 @@ LOG_FILE = "worker.log"
 # took 29.6-30.6 s from start to end around 20.9-21.0 s of fitting (improved, 3,000 images, 5
 # epochs; 2026-11-27): TensorFlow's import, MNIST, tracing the model, saving it.
 WORKER_START_S = 9.0
+# A "drawings" run (train_drawings.py) at full size, measured by `python -m bench.drawings_cost`
+# (2026-12-05, load average 1.6-3.0 on the 2 cores; docs/BENCHMARKS.md, section 12): a training step of
+# 128 images (median of 48.5, 34.2, 36.7, 36.2 ms, 400 steps each, from scratch and from the shipped
+# model), making up one drawing or non-digit before the first step (58-62 s for 72,000), and fitting
+# the new model's not-a-digit verdict after the last (median of 2: 6.3 s).
+DRAWINGS_STEP_S = 0.0365
+MADE_UP_IMAGE_S = 0.00082
+VERDICT_FIT_S = 6.3
 SCORING_SHARE = 1 / 3  # scoring a test image costs about a third of a training step on one (docs/RECIPES.md)
-FINETUNE_NOTE = " (fine-tune on saved drawings)"
+KIND_NOTES = {"finetune": " (fine-tune on saved drawings)",  # how a kind of run is named in its model's trained_by
+              "drawings": " (MNIST and made-up drawings)"}
 FOLLOW_EVERY_S = 1.0  # a server not running the run rereads its state (and asks the lock) at most this often
 SHARE_PROGRESS_EVERY_S = 2.0  # the running server writes its progress for the others at most this often
 RUNNING_ELSEWHERE = ("A run is already going on another server; wait for it to end (the sidebar shows it), "
@@ -72,7 +82,7 @@ class JobState:
     """A copy of the run's state, safe to read from any session."""
 
     status: str = IDLE
-    kind: str = "train"  # or "finetune"
+    kind: str = "train"  # or "finetune", or "drawings" (MNIST and made-up drawings, train_drawings.py)
     arch: str = ""
     epochs: int = 0
     batch_size: int = 0
@@ -277,7 +287,7 @@ class TrainingJobs:
             self._state = _read_state()  # the last run of any server: its number, its decision
             job = {"kind": kind, "arch": arch, "epochs": epochs, "batch_size": batch_size, "limit": limit,
                    "base_path": str(base_path) if base_path else None,
-                   "trained_by": "the app's Retrain button" + (FINETUNE_NOTE if kind == "finetune" else "")}
+                   "trained_by": "the app's Retrain button" + KIND_NOTES.get(kind, "")}
             self._state = JobState(status=RUNNING, kind=kind, arch=arch, epochs=epochs, batch_size=batch_size,
                                    started_at=time.time(), run_id=self._state.run_id + 1, started_by=started_by,
                                    message="Starting the training process (loading TensorFlow and MNIST)…")
@@ -370,6 +380,8 @@ class TrainingJobs:
                 self._on_progress(Progress(**payload))
             elif kind == "saving":
                 self._set_message("Saving the new model…")
+            elif kind == "stage":  # a step with no progress bar of its own (making up data, fitting)
+                self._set_message(str(payload.get("message", "")))
             else:
                 final = (kind, payload)
         try:
@@ -449,3 +461,15 @@ def estimate_seconds(arch: str, epochs: int, images: int) -> float | None:
         return None
     return per_image_epoch * (epochs * images + EXPECTED_COUNTS["test"] * SCORING_SHARE) + WORKER_START_S
 
+
+
+def estimate_drawings_seconds(epochs: int, mnist_images: int | None = None) -> float:
+    """How long a "drawings" run should take on this machine: making up its drawings and
+    non-digits, its training steps (measured per step of a full run), scoring the test set once,
+    fitting the verdict, and the worker's start and finish. `mnist_images`: MNIST_DRAW_TRAIN_LIMIT."""
+    full = EXPECTED_COUNTS["train"]
+    mnist = min(mnist_images or full, full)
+    made_up = sum(train_drawings.scaled(n, mnist_images) for n in (train_drawings.DRAWINGS, train_drawings.OUTLIERS))
+    steps = math.ceil((mnist + made_up) / train_drawings.BATCH_SIZE) * epochs
+    scoring = EXPECTED_COUNTS["test"] * SCORING_SHARE * DRAWINGS_STEP_S / train_drawings.BATCH_SIZE
+    return WORKER_START_S + made_up * MADE_UP_IMAGE_S + steps * DRAWINGS_STEP_S + scoring + VERDICT_FIT_S

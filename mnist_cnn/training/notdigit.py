@@ -43,6 +43,7 @@ WEIGHT = 1.0  # how much the digit model's doubt counts beside the gate's log-od
 COMBINED_BUDGET = FLAG_BUDGET  # share of held-back digits the combined verdict may flag
 WIDTHS = (32, 64, 64, 128)  # the three convolutions' filters and the dense layer's units
 THRESHOLD_DRAWINGS = 5_000  # drawn digits the threshold is checked on, besides held-back MNIST
+PREDICT_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -62,21 +63,33 @@ class Sizes:
 FULL = Sizes()
 
 
-def fit_with_the_reader(clf, gate: Gate | None = None, seed: int = 0) -> dict:
+def fit_with_the_reader(clf, gate: Gate | None = None, seed: int = 0, drawings: int = THRESHOLD_DRAWINGS) -> dict:
     """The threshold of with_the_reader for a digit model (anything with predict_proba): at
-    most COMBINED_BUDGET of held-back MNIST digits, and of made-up drawn digits training did not
-    use, are flagged. Returns the entry for the model's sidecar."""
+    most COMBINED_BUDGET of held-back MNIST digits, and of `drawings` made-up drawn digits
+    training did not use, are flagged. Returns the entry for the model's sidecar."""
     gate = gate or load_gate()
     (x_train, y_train), _ = load_mnist()
     held_back = x_train[-5_000:], y_train[-5_000:]
     digits = [held_back[0].astype(np.float32) / 255.0,
-              drawing_like(THRESHOLD_DRAWINGS, seed=seed + 20, mnist=held_back)[0]]
+              drawing_like(drawings, seed=seed + 20, mnist=held_back)[0]]
     thresholds = []
     for x in digits:
         score = (log_odds(gate.not_digit_score(x))
                  - WEIGHT * log_odds(clf.predict_proba(x).max(axis=1)))
         thresholds.append(float(np.quantile(score, 1.0 - COMBINED_BUDGET)))
     return {"gate": gate.clf.model_id, "weight": WEIGHT, "threshold": max(thresholds), "budget": COMBINED_BUDGET}
+
+
+class KerasReader:
+    """A trained Keras model as fit_with_the_reader wants it, before it is saved: its verdict can
+    then be written with it, so the model never shows without one."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """(n, 28, 28) inputs to (n, 10) probabilities, as Classifier.predict_proba gives them."""
+        return self.model.predict(np.asarray(x, np.float32)[..., None], batch_size=PREDICT_BATCH, verbose=0)
 
 
 def fit_into_sidecar(model_path: Path, seed: int = 0) -> dict:

@@ -22,7 +22,7 @@ import numpy as np
 
 from mnist_cnn.config import NUM_CLASSES
 from mnist_cnn.data.handwriting import crossed_out_digits, drawing_like, font_letters
-from mnist_cnn.data.mnist import load_mnist, one_hot, to_model_input
+from mnist_cnn.data.mnist import EXPECTED_COUNTS, load_mnist, one_hot, to_model_input
 from mnist_cnn.data.nondigits import TRAIN, non_digits
 from mnist_cnn.network import store
 from mnist_cnn.training.architectures import build_model
@@ -39,6 +39,27 @@ AUGMENT = "drawing"
 OUTLIERS = 12_000  # non-digits, taught as "none of the ten" (uniform target)
 OUTLIER = NUM_CLASSES  # their label in the training arrays
 SCRATCH_RECIPE = "improved-12ep"  # the architecture and schedule of a run with no base model
+ARCH = "improved"  # the network this recipe trains
+BASE_ARCHS = (ARCH, SCRATCH_RECIPE)  # a model of these names is this network: a run may go on from it
+
+
+def goes_on_from(arch: str) -> bool:
+    """Whether a run can go on from a model of this architecture (the same network), rather than
+    start from scratch."""
+    return arch in BASE_ARCHS
+
+
+def epochs_for(from_a_model: bool) -> int:
+    return EPOCHS_FROM_A_MODEL if from_a_model else EPOCHS
+
+
+def scaled(count: int, mnist_images: int | None) -> int:
+    """`count` made-up images for a run on `mnist_images` MNIST images (None: all of them), in the
+    full recipe's proportion, so a run on a few MNIST images (MNIST_DRAW_TRAIN_LIMIT) stays quick."""
+    full = EXPECTED_COUNTS["train"]
+    if mnist_images is None or mnist_images >= full:
+        return count
+    return max(1, count * mnist_images // full)
 
 
 def outliers(n: int, seed: int) -> np.ndarray:
@@ -57,16 +78,20 @@ def outlier_targets(labels):
     return tf.where((labels == OUTLIER)[:, None], uniform, tf.one_hot(labels, NUM_CLASSES))
 
 
-def train_for_drawings(base_path, epochs: int | None = None, drawings: int = DRAWINGS, batch_size: int = BATCH_SIZE,
-                       outlier_images: int = OUTLIERS, limit: int | None = None, seed: int = 1,
-                       progress: ProgressHook | None = None, cancel: threading.Event | None = None):
+def train_for_drawings(base_path, epochs: int | None = None, drawings: int | None = None,
+                       batch_size: int = BATCH_SIZE, outlier_images: int | None = None, limit: int | None = None,
+                       seed: int = 1, progress: ProgressHook | None = None, cancel: threading.Event | None = None):
     """Train on MNIST and made-up handwriting, from scratch (`base_path` None) or going on from
-    the model at `base_path`; returns a train.TrainResult whose sidecar names the recipe."""
+    the model at `base_path`; returns a train.TrainResult whose sidecar names the recipe. The
+    made-up drawings and non-digits default to the recipe's share of the MNIST images used
+    (`limit`: the first N only)."""
     import keras
 
     from mnist_cnn.training.train import ProgressCallback, TrainingCancelled, TrainResult, augmented_dataset
 
-    epochs = epochs or (EPOCHS if base_path is None else EPOCHS_FROM_A_MODEL)
+    epochs = epochs or epochs_for(base_path is not None)
+    drawings = scaled(DRAWINGS, limit) if drawings is None else drawings
+    outlier_images = scaled(OUTLIERS, limit) if outlier_images is None else outlier_images
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist()
     if limit is not None:
@@ -91,8 +116,8 @@ def train_for_drawings(base_path, epochs: int | None = None, drawings: int = DRA
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training cancelled")
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    base_meta = store.read_meta(base_path) if base_path else {"arch": "improved"}  # the recipe's architecture
-    return TrainResult(model=model, arch=base_meta.get("arch", "improved"), epochs=epochs, batch_size=batch_size,
+    base_meta = store.read_meta(base_path) if base_path else {"arch": ARCH}
+    return TrainResult(model=model, arch=base_meta.get("arch", ARCH), epochs=epochs, batch_size=batch_size,
                        train_images=len(x), test_loss=hist["val_loss"][-1], test_accuracy=hist["val_accuracy"][-1],
                        seconds=seconds, history=hist,
                        extra={"recipe": RECIPE, "base_model": str(base_path) if base_path else None,

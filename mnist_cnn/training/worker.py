@@ -11,7 +11,9 @@ gives any of them up the moment a server thread wakes, so a stroke's rerun never
 and 1.04 in two benchmark runs of three rounds: docs/BENCHMARKS.md, section 6). Where the OS
 has no idle class it falls back to nice 10 with TensorFlow's pools one core short, leaving the
 server a core. It never changes which model is current: it saves its model under a new name (atomically)
-and the server decides. It ends on its own if the server goes away.
+and the server decides. A "drawings" run (train_drawings.py) also fits the new model's not-a-digit
+verdict and saves it in the model's sidecar, so the model is never listed without it. It ends on
+its own if the server goes away.
 """
 
 from __future__ import annotations
@@ -31,12 +33,18 @@ from mnist_cnn.config import user_models_dir
 from mnist_cnn.data import mnist
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import load_classifier
+from mnist_cnn.reading.notdigit import SIDECAR_KEY
 from mnist_cnn.training.evaluate import evaluate_classifier
 from mnist_cnn.training.finetune import finetune
+from mnist_cnn.training.notdigit import THRESHOLD_DRAWINGS, KerasReader, fit_with_the_reader
+from mnist_cnn.training.train_drawings import RECIPE, scaled, train_for_drawings
 
 WORKER_NICE = 10  # the fallback where there is no idle class: below the server
 PARENT_POLL_S = 0.5
 MAX_REASON = 400  # characters of a failure shown in the sidebar
+MODEL_SUFFIXES = {"finetune": "-finetuned", RECIPE: "-drawings"}  # a new model's name says how it was made
+MAKING_UP_DATA = "Making up drawings and non-digits to train on…"
+FITTING_VERDICT = "Fitting the not-a-digit verdict for the new model…"
 
 
 def tensorflow_threads(cpus: int | None = None, idle_class: bool = False) -> tuple[int, int]:
@@ -95,8 +103,7 @@ def _configure_tensorflow(idle_class: bool) -> None:
 def new_model_path(arch: str, kind: str) -> Path:
     """A fresh file per run, so every run stays in the model list whatever is decided."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    suffix = "-finetuned" if kind == "finetune" else ""
-    return user_models_dir() / f"{arch}{suffix}-{stamp}.keras"
+    return user_models_dir() / f"{arch}{MODEL_SUFFIXES.get(kind, '')}-{stamp}.keras"
 
 
 def current_accuracy(path: Path) -> float | None:
@@ -114,10 +121,22 @@ def _train(job: dict[str, Any], progress, cancel):
     if job["kind"] == "finetune":
         return finetune(job["base_path"], epochs=job["epochs"], batch_size=job["batch_size"], limit=job["limit"],
                         progress=progress, cancel=cancel)
+    if job["kind"] == RECIPE:
+        return train_for_drawings(job["base_path"], epochs=job["epochs"], batch_size=job["batch_size"],
+                                  limit=job["limit"], progress=progress, cancel=cancel)
     from mnist_cnn.training.train import train
 
     return train(job["arch"], epochs=job["epochs"], batch_size=job["batch_size"], limit=job["limit"],
                  progress=progress, cancel=cancel)
+
+
+def fit_verdict(result, limit: int | None) -> None:
+    """Fit the not-a-digit verdict for a new model into its sidecar's facts (result.extra) before
+    it is saved, as `python -m mnist_cnn train-drawings` does after saving: a model that was
+    taught what is not a digit never shows without the threshold that uses it. The made-up
+    digits it is checked on shrink with `limit` like the run's own."""
+    result.extra[SIDECAR_KEY] = fit_with_the_reader(KerasReader(result.model),
+                                                    drawings=scaled(THRESHOLD_DRAWINGS, limit))
 
 
 def _message_channel():
@@ -149,11 +168,16 @@ def run(job: dict[str, Any], send) -> None:
         _configure_tensorflow(idle_class)
         from mnist_cnn.training.train import TrainingCancelled
 
+        if job["kind"] == RECIPE:
+            send("stage", {"message": MAKING_UP_DATA})
         try:
             result = _train(job, lambda p: send("progress", asdict(p)), cancel)
         except TrainingCancelled:
             send("cancelled", {})
             return
+        if job["kind"] == RECIPE:
+            send("stage", {"message": FITTING_VERDICT})
+            fit_verdict(result, job["limit"])
         send("saving", {})
         path = new_model_path(result.arch, job["kind"])
         store.save_model(result.model, path, result.sidecar(job["trained_by"]))

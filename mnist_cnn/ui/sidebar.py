@@ -16,13 +16,15 @@ from mnist_cnn.data.mnist import EXPECTED_COUNTS
 from mnist_cnn.drawings.store import DrawingStore
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import Classifier
-from mnist_cnn.training import finetune
+from mnist_cnn.training import finetune, train_drawings
 from mnist_cnn.training import jobs as jobs_mod
 from mnist_cnn.training.architectures import ARCHITECTURES
 from mnist_cnn.ui import admin, run_monitor
 from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id, training_jobs
 
-TRAIN_CHOICES = ("MNIST from scratch", "Fine-tune on my drawings")
+TRAIN_CHOICES = ("MNIST from scratch", "Fine-tune on my drawings",
+                 "MNIST and made-up drawings (reads canvas drawings best)")
+FROM_SCRATCH, FINETUNE, FOR_DRAWINGS = TRAIN_CHOICES
 FINETUNE_EPOCHS = (1, 10)
 FINETUNE_SECONDS_PER_EPOCH = 15  # measured on the 2-core machine: 8,000 images an epoch
 REFUSED_KEY = "run_refused"  # why the last press of Retrain started nothing (another server runs one)
@@ -144,6 +146,35 @@ def finetune_controls(clf: Classifier, drawings: int, running: bool) -> None:
               kwargs={"limit": train_limit(), "kind": "finetune", "base_path": clf.path, "started_by": session_id()})
 
 
+def drawings_text(clf: Classifier, limit: int | None) -> str:
+    """What a "MNIST and made-up drawings" run will do from the model in use, and how long it
+    should take on this machine (jobs.estimate_drawings_seconds)."""
+    from_model = train_drawings.goes_on_from(clf.arch)
+    epochs = train_drawings.epochs_for(from_model)
+    mnist = min(limit or EXPECTED_COUNTS["train"], EXPECTED_COUNTS["train"])
+    drawings, outliers = (train_drawings.scaled(n, limit) for n in (train_drawings.DRAWINGS, train_drawings.OUTLIERS))
+    start = (f"Goes on from the model in use (`{clf.path.name}`) at a low rate for {plural(epochs, 'epoch')}"
+             if from_model else
+             f"Trains the improved network from scratch for {plural(epochs, 'epoch')} (the model in use, "
+             f"{clf.arch}, is another network)")
+    estimate = jobs_mod.estimate_drawings_seconds(epochs, limit)
+    return (f"{start} on {mnist:,} MNIST digits, {drawings:,} made-up drawings and {outliers:,} made-up "
+            "non-digits, then fits its not-a-digit verdict: the recipe of the shipped model. "
+            f"About {format_seconds(estimate)} on this machine, in the background: drawing stays quick.")
+
+
+def drawings_controls(clf: Classifier, running: bool) -> None:
+    """Retrain for drawings (train_drawings.py): from the model in use when it is the improved
+    network, else from scratch; the worker fits the new model's not-a-digit verdict."""
+    limit = train_limit()
+    st.caption(drawings_text(clf, limit))
+    from_model = train_drawings.goes_on_from(clf.arch)
+    st.button("Retrain", type="primary", disabled=running, key="retrain", on_click=start_run,
+              args=(train_drawings.ARCH, train_drawings.epochs_for(from_model), train_drawings.BATCH_SIZE),
+              kwargs={"limit": limit, "kind": train_drawings.RECIPE, "base_path": clf.path if from_model else None,
+                      "started_by": session_id()})
+
+
 @admin.admin_only
 def start_run(*args, **kwargs) -> None:
     """Retrain's callback: start a run (TrainingJobs.start); when another server runs one, say so
@@ -168,11 +199,14 @@ def retrain_controls(clf: Classifier) -> None:
         return
     state = training_jobs().snapshot()
     drawings = saved_drawings()
-    if drawings:
-        what = st.radio("Train", TRAIN_CHOICES, key="train_what", help="Saved drawings are labelled in the Draw tab.")
-        if what == TRAIN_CHOICES[1]:
-            finetune_controls(clf, drawings, state.running)
-            return
+    choices = TRAIN_CHOICES if drawings else (FROM_SCRATCH, FOR_DRAWINGS)  # fine-tuning needs saved drawings
+    what = st.radio("Train", choices, key="train_what", help="Saved drawings are labelled in the Draw tab.")
+    if what == FINETUNE:
+        finetune_controls(clf, drawings, state.running)
+        return
+    if what == FOR_DRAWINGS:
+        drawings_controls(clf, state.running)
+        return
     archs = architectures()
     names = list(archs)
     arch = st.selectbox("Architecture", names, index=names.index(clf.arch) if clf.arch in names else 0,

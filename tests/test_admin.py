@@ -116,6 +116,7 @@ def test_a_model_choice_from_a_signed_in_page_does_nothing_once_signed_out(passw
 
 def test_buttons_from_a_signed_in_page_do_nothing_once_signed_out(password, drawings, retrained):
     """The callbacks were registered while signed in; they run after the sign-in is gone."""
+    runs_before = common.training_jobs().snapshot().run_id
     at = page(signed_in=True)
     assert {"delete_all_drawings", "delete_browser", f"delete_{drawings[OTHER][0]}", "retrain",
             f"delete_model_{retrained.name}"} <= keys(at)
@@ -129,7 +130,8 @@ def test_buttons_from_a_signed_in_page_do_nothing_once_signed_out(password, draw
         assert admin.NOT_ADMIN in toasts(at), key
     assert left() == {ME: 2, OTHER: 3}
     assert retrained.is_file() and store.current_model_path() == retrained
-    assert common.training_jobs().snapshot().status == jobs_mod.IDLE  # no run was started
+    after = common.training_jobs().snapshot()
+    assert not after.running and after.run_id == runs_before  # no run was started
 
 
 def test_the_admin_deletes_any_drawing_one_browsers_or_all(password, drawings):

@@ -41,9 +41,9 @@ MB = 1024 * 1024
 class Plan:
     sessions: int = 30
     arrive_s: float = 20.0  # visitors arrive evenly over this long
-    draw_s: float = 150.0  # each draws for this long after arriving
+    draw_s: float = 180.0  # each draws for this long after arriving (the default retrain takes ~2.5 min)
     pause_s: tuple[float, float] = (2.0, 5.0)  # between one stroke's answer and the next stroke
-    retrain_after_s: float | None = 25.0  # the first visitor clicks Retrain this long after arriving
+    retrain_after_s: float | None = 20.0  # the first visitor clicks Retrain this long after arriving
     leave_wait_s: float = SESSION_TTL_S + 30  # after the last one leaves, before "after"
     server_args: tuple[str, ...] = ()  # extra `streamlit run` options (tests: a short TTL)
     env: dict[str, str] = field(default_factory=dict)  # extra server environment

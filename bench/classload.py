@@ -281,9 +281,12 @@ def table(r: ClassResult) -> list[str]:
 
 def section(quick: bool, sessions: int | None = None) -> tuple[str, str, list[str], str]:
     """The bench area: (title, intro, table rows, the numbers line)."""
+    load_before = os.getloadavg()[0]
     r = measure(sessions, quick)
     p = r.plan
-    intro = (f"{dt.date.today().isoformat()}, {os.cpu_count()} cores. `python -m mnist_cnn bench --area class "
+    intro = (f"{dt.date.today().isoformat()}, {os.cpu_count()} cores, load average {load_before:.1f} before and "
+             f"{os.getloadavg()[0]:.1f} after (this benchmark's server, worker and client included). "
+             "`python -m mnist_cnn bench --area class "
              f"--sessions {p.sessions}`: {p.sessions} simulated visitors (Streamlit's own websocket protocol, "
              f"bench/live_session.py) arrive over {p.arrive_s:.0f} s and each draws for {p.draw_s:.0f} s, a stroke "
              f"every {p.pause_s[0]:g}-{p.pause_s[1]:g} s after the last answer; "

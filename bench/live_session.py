@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import numpy as np
+import websockets
+from websockets.exceptions import ConnectionClosed
 
 from mnist_cnn.config import BROWSER_COOKIE, CANVAS_INK, CANVAS_PAPER, CANVAS_SIZE, DEFAULT_STROKE_WIDTH
 
@@ -208,7 +210,7 @@ class LiveSession:
             answer = await asyncio.wait_for(self._read_run(fragment_id), timeout)
             self._late = None
             return answer
-        except (asyncio.TimeoutError, ConnectionError, OSError) as exc:
+        except (TimeoutError, OSError, ConnectionClosed) as exc:
             raise Unanswered(f"no answer within {timeout:.0f} s ({type(exc).__name__})") from None
 
     async def _watch_training(self) -> None:
@@ -219,7 +221,11 @@ class LiveSession:
 
         asked = None
         while True:
-            monitor = self.find("bidi_component", component=RUN_MONITOR_COMPONENT)
+            try:
+                monitor = self.find("bidi_component", component=RUN_MONITOR_COMPONENT)
+            except LookupError:  # not on the page (now): nothing polls
+                await asyncio.sleep(1.0)
+                continue
             data = json.loads(monitor.proto.json)
             await asyncio.sleep((data["poll_running_ms"] if data["initial"]["running"] else data["poll_idle_ms"]) / 1e3)
             try:
@@ -316,8 +322,6 @@ async def http_get(url: str, cookie: str = "") -> bytes:
 
 
 async def _connect(ws_url: str, cookie: str):
-    import websockets
-
     return await websockets.connect(ws_url, subprotocols=["streamlit"], additional_headers={"Cookie": cookie},
                                     max_size=None, open_timeout=RUN_TIMEOUT_S)
 

@@ -10,6 +10,7 @@ ever connects to 127.0.0.1.
     answer = await session.draw(drawing)                   # a canvas stroke -> Answer(seconds, "7")
     await session.click("Retrain")                         # a button, by its label
     await session.close()                                  # the visitor leaves
+    await http_get(url + "/api/training", session.cookie_header)  # a route, as the page's fetch()
 
 What a stroke is: the canvas (streamlit-drawable-canvas 0.13, a Components v2 element) sends its
 whole state, `{"drawing": {"raw": <Fabric.js JSON>, "data": <PNG data URL>}}`, as the JSON value
@@ -37,6 +38,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import numpy as np
+import websockets
+from websockets.exceptions import ConnectionClosed
 
 from mnist_cnn.config import BROWSER_COOKIE, CANVAS_INK, CANVAS_PAPER, CANVAS_SIZE, DEFAULT_STROKE_WIDTH
 
@@ -207,7 +210,7 @@ class LiveSession:
             answer = await asyncio.wait_for(self._read_run(fragment_id), timeout)
             self._late = None
             return answer
-        except (asyncio.TimeoutError, ConnectionError, OSError) as exc:
+        except (TimeoutError, OSError, ConnectionClosed) as exc:
             raise Unanswered(f"no answer within {timeout:.0f} s ({type(exc).__name__})") from None
 
     async def _watch_training(self) -> None:
@@ -218,11 +221,15 @@ class LiveSession:
 
         asked = None
         while True:
-            monitor = self.find("bidi_component", component=RUN_MONITOR_COMPONENT)
+            try:
+                monitor = self.find("bidi_component", component=RUN_MONITOR_COMPONENT)
+            except LookupError:  # not on the page (now): nothing polls
+                await asyncio.sleep(1.0)
+                continue
             data = json.loads(monitor.proto.json)
             await asyncio.sleep((data["poll_running_ms"] if data["initial"]["running"] else data["poll_idle_ms"]) / 1e3)
             try:
-                state = json.loads(await _http_get(self.url + data["url"], self.cookie_header))
+                state = json.loads(await http_get(self.url + data["url"], self.cookie_header))
             except (OSError, ValueError):
                 continue  # the browser retries at the next tick too
             key = json.dumps(state["key"])
@@ -294,12 +301,16 @@ class Element:
         return getattr(self.proto, "body", "") if self.kind in TEXT_KINDS else ""
 
 
-async def _http_get(url: str, cookie: str) -> bytes:
-    """GET `url` (http://127.0.0.1:port/path) with the browser's cookie; the body."""
+async def http_get(url: str, cookie: str = "") -> bytes:
+    """GET `url` (http://127.0.0.1:port/path) as fetch() in the page does, with the browser's
+    cookie header (a LiveSession's `cookie_header`); the body. OSError for anything but 200."""
     parts = urlsplit(url)
+    if parts.hostname != LOOPBACK:
+        raise ValueError(f"only {LOOPBACK}, not {parts.hostname}")
     reader, writer = await asyncio.open_connection(LOOPBACK, parts.port)
+    cookie_line = f"Cookie: {cookie}\r\n" if cookie else ""
     try:
-        writer.write(f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\nCookie: {cookie}\r\n"
+        writer.write(f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n{cookie_line}"
                      "Accept: application/json\r\nConnection: close\r\n\r\n".encode())
         response = await asyncio.wait_for(reader.read(), RUN_TIMEOUT_S)
     finally:
@@ -311,8 +322,6 @@ async def _http_get(url: str, cookie: str) -> bytes:
 
 
 async def _connect(ws_url: str, cookie: str):
-    import websockets
-
     return await websockets.connect(ws_url, subprotocols=["streamlit"], additional_headers={"Cookie": cookie},
                                     max_size=None, open_timeout=RUN_TIMEOUT_S)
 

@@ -66,6 +66,11 @@ def child_env() -> dict[str, str]:
     paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
+# How often the server ends the sessions of tabs closed longer than Streamlit's reconnect time, and
+# then gives their memory back (ui/server/memory.py).
+HOUSEKEEPING_S = 15.0
+MALLOC_ARENAS = 2  # C heaps the server's threads share (glibc), not one per session thread
+
 # The training run's live state as JSON, served beside the page (ui/server/startup.py, ui/run_monitor.py).
 TRAINING_ROUTE = "/api/training"
 

@@ -85,6 +85,8 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path):
         (("predict",), "required"),
         (("frobnicate",), "invalid choice"),
         (("bench", "--area", "nope"), "no benchmark area"),
+        (("bench", "--sessions", "30"), "--sessions is for the class area"),
+        (("bench", "--area", "class", "--sessions", "0"), "must be at least 1"),
     ]
     for args, says in cases:
         r = run_cli(*args)

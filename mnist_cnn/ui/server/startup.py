@@ -22,7 +22,7 @@ from starlette.routing import Route
 from mnist_cnn.config import PREDICT_ROUTE, TRAINING_ROUTE
 from mnist_cnn.network import store
 from mnist_cnn.ui.browser_id import BrowserIdMiddleware
-from mnist_cnn.ui.server import shell
+from mnist_cnn.ui.server import memory, shell
 from mnist_cnn.ui.server.limits import LimitsMiddleware
 from mnist_cnn.ui.urls import route_url
 
@@ -73,14 +73,20 @@ def routes() -> list:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
-    """st.App's start-up hook: warm up, then serve. A failed warm-up only costs the first
-    visitor the time it would have saved."""
+    """st.App's start-up hook: warm up, then serve, and meanwhile free what visitors who left
+    held (ui/server/memory.py). A failed warm-up only costs the first visitor the time it would
+    have saved."""
+    memory.limit_malloc_arenas()  # before the warm-up's and the sessions' threads allocate
     try:
         seconds = await asyncio.to_thread(warm_up)
         log.info("warmed up in %.1f s", seconds)
     except Exception:  # noqa: BLE001 - never keep the server from starting
         log.exception("warm-up failed; the first visit will load what it needs itself")
-    yield
+    keeper = asyncio.create_task(memory.housekeeping())
+    try:
+        yield
+    finally:
+        keeper.cancel()
 
 
 def middleware() -> list:

@@ -14,7 +14,7 @@ from mnist_cnn.reading.notdigit import GATE_PATH, SIDECAR_KEY
 from mnist_cnn.training import jobs, train_drawings
 from mnist_cnn.training.jobs import CANCELLED, FINISHED, RUNNING, TrainingJobs, estimate_drawings_seconds
 from mnist_cnn.ui.common import format_seconds
-from mnist_cnn.ui.sidebar import FOR_DRAWINGS, drawings_text
+from mnist_cnn.ui.sidebar import FINETUNE, FOR_DRAWINGS, NO_DRAWINGS_YET, drawings_text
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SMALL = 600  # MNIST images of a test run: 600 made-up drawings and 120 non-digits beside them
@@ -141,3 +141,25 @@ def test_choosing_drawings_in_the_sidebar_and_pressing_retrain_starts_a_drawings
     ended = wait_for(lambda: (r := json.loads(jobs.state_path().read_text()))["status"] != RUNNING and r,
                      timeout=2 * STOPPED_WITHIN_S, what="the run to end")
     assert ended["status"] == CANCELLED
+
+
+@pytest.mark.mnist
+def test_the_train_choice_stays_put_when_the_first_drawing_is_saved():
+    """A fine-tune needs saved drawings: before there are any it says so, and the choice made
+    does not jump back to "MNIST from scratch" once one is saved."""
+    import numpy as np
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from mnist_cnn.drawings.store import DrawingStore
+
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.sidebar.radio(key="train_what").set_value(FINETUNE).run()
+    assert any(NO_DRAWINGS_YET in i.value for i in at.sidebar.info)
+    assert not [b for b in at.sidebar.button if b.key == "retrain"]
+    DrawingStore().add(np.full((28, 28), 0.5, np.float32), 3, b"png", session="someone")
+    at.run()
+    assert at.sidebar.radio(key="train_what").value == FINETUNE
+    assert [b for b in at.sidebar.button if b.key == "retrain"]

@@ -25,6 +25,8 @@ from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_i
 TRAIN_CHOICES = ("MNIST from scratch", "Fine-tune on my drawings",
                  "MNIST and made-up drawings (reads canvas drawings best)")
 FROM_SCRATCH, FINETUNE, FOR_DRAWINGS = TRAIN_CHOICES
+NO_DRAWINGS_YET = ("A fine-tune learns from your saved drawings, and there are none yet: draw a digit on the "
+                   "Draw tab and save it with its label.")
 FINETUNE_EPOCHS = (1, 10)
 FINETUNE_SECONDS_PER_EPOCH = 15  # measured on the 2-core machine: 8,000 images an epoch
 REFUSED_KEY = "run_refused"  # why the last press of Retrain started nothing (another server runs one)
@@ -199,10 +201,13 @@ def retrain_controls(clf: Classifier) -> None:
         return
     state = training_jobs().snapshot()
     drawings = saved_drawings()
-    choices = TRAIN_CHOICES if drawings else (FROM_SCRATCH, FOR_DRAWINGS)  # fine-tuning needs saved drawings
-    what = st.radio("Train", choices, key="train_what", help="Saved drawings are labelled in the Draw tab.")
+    # The same three choices always: a radio whose options change resets to its first one.
+    what = st.radio("Train", TRAIN_CHOICES, key="train_what", help="Saved drawings are labelled in the Draw tab.")
     if what == FINETUNE:
-        finetune_controls(clf, drawings, state.running)
+        if drawings:
+            finetune_controls(clf, drawings, state.running)
+        else:
+            st.info(NO_DRAWINGS_YET)
         return
     if what == FOR_DRAWINGS:
         drawings_controls(clf, state.running)

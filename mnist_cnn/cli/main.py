@@ -58,24 +58,30 @@ def cmd_train_drawings(args: argparse.Namespace) -> None:
     load_mnist()
     common.import_tensorflow_quietly()
     from mnist_cnn.network import store
+    from mnist_cnn.reading.notdigit import SIDECAR_KEY
+    from mnist_cnn.training.train_drawings import fit_verdict as fit_verdict_before_saving
     from mnist_cnn.training.train_drawings import train_for_drawings
 
     base = args.base
     out = args.out or store.user_model_path("improved-drawings")
     result = train_for_drawings(base, epochs=args.epochs, seed=args.seed, progress=common.print_progress)
+    fit_verdict_before_saving(result)  # the model is never on disk without its verdict
     entry = store.save_model(result.model, out, result.sidecar("python -m mnist_cnn train-drawings"))
-    fit_verdict(entry.path)
     if args.activate:
         store.set_current_model(out)
     print(f"read-drawings model: test accuracy {result.test_accuracy:.2%}, test loss {result.test_loss:.4f}, "
           f"{result.seconds:.0f}s for {common.plural(result.epochs, 'epoch')}; saved {entry.path}")
+    print_verdict(result.extra[SIDECAR_KEY], entry.path)
 
 
 def fit_verdict(path: Path) -> None:
     common.import_tensorflow_quietly()  # scoring thousands of digits at once goes through TensorFlow
     from mnist_cnn.training.notdigit import fit_into_sidecar
 
-    fitted = fit_into_sidecar(path)
+    print_verdict(fit_into_sidecar(path), path)
+
+
+def print_verdict(fitted: dict, path: Path) -> None:
     print(f"not-a-digit verdict with this model: threshold {fitted['threshold']:.2f} at weight {fitted['weight']} "
           f"(flags at most {fitted['budget']:.1%} of held-back digits); kept in {path.with_suffix('.json')}")
 

@@ -25,8 +25,10 @@ from mnist_cnn.data.handwriting import crossed_out_digits, drawing_like, font_le
 from mnist_cnn.data.mnist import EXPECTED_COUNTS, load_mnist, one_hot, to_model_input
 from mnist_cnn.data.nondigits import TRAIN, non_digits
 from mnist_cnn.network import store
+from mnist_cnn.reading.notdigit import SIDECAR_KEY
 from mnist_cnn.training.architectures import build_model
 from mnist_cnn.training.finetune import compile_with_warmup
+from mnist_cnn.training.notdigit import THRESHOLD_DRAWINGS, KerasReader, fit_with_the_reader
 from mnist_cnn.training.progress import ProgressHook
 
 RECIPE = "drawings"
@@ -122,3 +124,12 @@ def train_for_drawings(base_path, epochs: int | None = None, drawings: int | Non
                        seconds=seconds, history=hist,
                        extra={"recipe": RECIPE, "base_model": str(base_path) if base_path else None,
                               "drawing_images": int(len(x_draw)), "outlier_images": int(len(x_out))})
+
+
+def fit_verdict(result, limit: int | None = None) -> None:
+    """Fit the not-a-digit verdict for a new model into its sidecar's facts (result.extra) before
+    it is saved, for the worker and `train-drawings` alike: a model that was taught what is not a
+    digit never shows without the threshold that uses it. The made-up digits it is checked on
+    shrink with `limit` like the run's own."""
+    result.extra[SIDECAR_KEY] = fit_with_the_reader(KerasReader(result.model),
+                                                    drawings=scaled(THRESHOLD_DRAWINGS, limit))

@@ -33,11 +33,9 @@ from mnist_cnn.config import user_models_dir
 from mnist_cnn.data import mnist
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import load_classifier
-from mnist_cnn.reading.notdigit import SIDECAR_KEY
 from mnist_cnn.training.evaluate import evaluate_classifier
 from mnist_cnn.training.finetune import finetune
-from mnist_cnn.training.notdigit import THRESHOLD_DRAWINGS, KerasReader, fit_with_the_reader
-from mnist_cnn.training.train_drawings import RECIPE, scaled, train_for_drawings
+from mnist_cnn.training.train_drawings import RECIPE, fit_verdict, train_for_drawings
 
 WORKER_NICE = 10  # the fallback where there is no idle class: below the server
 PARENT_POLL_S = 0.5
@@ -128,15 +126,6 @@ def _train(job: dict[str, Any], progress, cancel):
 
     return train(job["arch"], epochs=job["epochs"], batch_size=job["batch_size"], limit=job["limit"],
                  progress=progress, cancel=cancel)
-
-
-def fit_verdict(result, limit: int | None) -> None:
-    """Fit the not-a-digit verdict for a new model into its sidecar's facts (result.extra) before
-    it is saved, as `python -m mnist_cnn train-drawings` does after saving: a model that was
-    taught what is not a digit never shows without the threshold that uses it. The made-up
-    digits it is checked on shrink with `limit` like the run's own."""
-    result.extra[SIDECAR_KEY] = fit_with_the_reader(KerasReader(result.model),
-                                                    drawings=scaled(THRESHOLD_DRAWINGS, limit))
 
 
 def _message_channel():

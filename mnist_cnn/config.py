@@ -98,14 +98,18 @@ MAX_DRAWINGS_ENV = "MNIST_DRAW_MAX_DRAWINGS"
 # MNIST_DRAW_LIMIT_SESSIONS_PER_ADDRESS_PER_MINUTE=400 for a school whose visitors share one router.
 LIMITS = {
     "PREDICT_IN_FLIGHT": 4,  # first-second canvas predictions (PREDICT_ROUTE) answered at once, server-wide...
-    "PREDICT_IN_FLIGHT_PER_BROWSER": 2,  # ...and per browser (a stroke at a time: 1; a reload: 2)
+    "PREDICT_IN_FLIGHT_PER_BROWSER": 2,  # ...and per browser (a stroke at a time: 1; a reload: 2)...
+    "PREDICT_IN_FLIGHT_PER_ADDRESS": 3,  # ...and per address, below the server-wide cap: a client that
+    # invents a cookie for each request never holds every place (a class's strokes take ms each)
     "SESSIONS_PER_BROWSER_PER_MINUTE": 20,  # Streamlit sessions (page loads, reconnects) one browser opens
     "OPEN_SESSIONS_PER_BROWSER": 12,  # tabs one browser keeps open at once
     "SESSIONS_PER_ADDRESS_PER_MINUTE": 150,  # a class of 30 behind one router, first visits and reloads
     "OPEN_SESSIONS_PER_ADDRESS": 120,  # that class with a few tabs each
     "UPLOADS_IN_FLIGHT": 4,  # pictures being uploaded at once (each at most MAX_UPLOAD_MB), server-wide...
     "UPLOADS_IN_FLIGHT_PER_BROWSER": 1,
-    "UPLOADS_PER_BROWSER_PER_MINUTE": 20,  # ...and per browser a minute
+    "UPLOADS_PER_BROWSER_PER_MINUTE": 20,  # ...and per browser a minute...
+    "UPLOADS_IN_FLIGHT_PER_ADDRESS": 3,  # ...and per address, whatever cookie each request makes up
+    "UPLOADS_PER_ADDRESS_PER_MINUTE": 120,  # a class of 30, a few pictures each
 }
 LIMIT_ENV_PREFIX = "MNIST_DRAW_LIMIT_"
 # uvicorn's (Streamlit's server): the peers whose X-Forwarded-For it believes, by default the loopback

@@ -9,11 +9,14 @@ from urllib.parse import urlsplit
 
 
 def request(url: str, path: str, method: str = "GET", headers: dict[str, str] | None = None,
-            body: bytes | Iterable[bytes] | None = None, chunked: bool = False) -> http.client.HTTPResponse:
+            body: bytes | Iterable[bytes] | None = None, chunked: bool = False,
+            source: str | None = None) -> http.client.HTTPResponse:
     """The response, its body already read (`.data`). `chunked` sends an iterable body without a
-    Content-Length, as a browser streaming an upload may."""
+    Content-Length, as a browser streaming an upload may; `source` is the local address to send
+    from (another loopback address stands for another network)."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120,
+                                            source_address=(source, 0) if source else None)
     try:
         connection.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
         response = connection.getresponse()

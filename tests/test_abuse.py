@@ -49,17 +49,18 @@ def canvas_png(ink: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def predict(url: str, bid: str | None, body: bytes):
+def predict(url: str, bid: str | None, body: bytes, source: str | None = None):
     headers = {"Content-Type": "image/png", **(cookie(bid) if bid else {})}
-    return live_http.request(url, PREDICT_ROUTE, "POST", headers, body)
+    return live_http.request(url, PREDICT_ROUTE, "POST", headers, body, source=source)
 
 
 @contextmanager
-def held_open(url: str, path: str, bid: str, method: str = "POST"):
+def held_open(url: str, path: str, bid: str, method: str = "POST", source: str = "127.0.0.1"):
     """A request that announces a body and sends only its first bytes, until the block ends;
-    yields a function that reads the server's answer (status, body)."""
+    yields a function that reads the server's answer (status, body). `source`: the loopback
+    address it comes from (all of 127.0.0.0/8 is this machine), to stand for another network."""
     parts = urlsplit(url)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30, source_address=(source, 0))
     head = (f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: image/png\r\n"
             f"Content-Length: 10000\r\nCookie: {BROWSER_COOKIE}={bid}\r\n\r\n").encode()
     sock.sendall(head + b"\x89PNG")
@@ -141,13 +142,28 @@ def test_a_browser_flooding_predictions_is_told_to_wait_while_another_is_answere
 def test_the_server_wide_cap_turns_the_next_browser_away_and_slow_bodies_give_their_place_up(app_url):
     everyone = limit("PREDICT_IN_FLIGHT")
     browsers = [f"{i:012x}" for i in range(everyone)]
-    with ExitStack() as stack:
-        held = [stack.enter_context(held_open(app_url, PREDICT_ROUTE, bid)) for bid in browsers]
+    with ExitStack() as stack:  # each from a network of its own, so no address limit comes first
+        held = [stack.enter_context(held_open(app_url, PREDICT_ROUTE, bid, source=f"127.0.0.{i + 2}"))
+                for i, bid in enumerate(browsers)]
         busy = predict(app_url, B, canvas_png())
         assert busy.status == 503 and one_line_error(busy) == limits.SERVER_BUSY
         status, body = held[0]()  # the body never comes: after PREDICT_BODY_TIMEOUT_S the place is free
         assert status == 408 and json.loads(body)["error"] == limits.TOO_SLOW
     assert predict(app_url, B, canvas_png()).status == 200
+
+
+def test_a_client_making_up_a_cookie_for_each_request_is_held_by_its_address(app_url):
+    """Made-up browser ids get around the per-browser limits, not the address's: one client
+    never holds every place, and another network is still answered."""
+    per_address = limit("PREDICT_IN_FLIGHT_PER_ADDRESS")
+    assert per_address < limit("PREDICT_IN_FLIGHT")
+    with ExitStack() as stack:
+        for i in range(per_address):
+            stack.enter_context(held_open(app_url, PREDICT_ROUTE, f"{0xfeed00 + i:012x}"))
+        over = predict(app_url, f"{0xfeedff:012x}", canvas_png())
+        assert over.status == 429 and one_line_error(over) == limits.TOO_MANY_PREDICTIONS_FROM_ADDRESS
+        elsewhere = predict(app_url, B, canvas_png(), source="127.0.0.9")  # a place is left for another network
+        assert elsewhere.status == 200 and json.loads(elsewhere.data)["value"] == "1"
 
 
 @pytest.mark.parametrize("body, status", [
@@ -218,4 +234,6 @@ def test_uploads_are_bounded_per_browser(app_url):
     over = put(A)
     assert over.status == 429 and one_line_error(over) == limits.TOO_MANY_UPLOADS
     assert put(B).status != 429
+    made_up = [put(f"{0xabc000 + i:012x}") for i in range(limit("UPLOADS_PER_ADDRESS_PER_MINUTE"))]
+    assert made_up[-1].status == 429 and one_line_error(made_up[-1]) == limits.TOO_MANY_UPLOADS_FROM_ADDRESS
     assert healthy(app_url)

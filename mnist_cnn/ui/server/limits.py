@@ -4,14 +4,15 @@ One ASGI middleware (LimitsMiddleware, first in app.py's st.App) sees every requ
 before Streamlit does and refuses, at once and in one line, what is over a limit:
 
 - the first-second canvas's predictions (config.PREDICT_ROUTE): a few answered at once
-  server-wide (503 beyond) and per browser (429); the model runs in a worker thread
+  server-wide (503 beyond), per browser and per address (429); the model runs in a worker thread
   (shell.predict), never on the server's event loop, and a body slower than
   config.PREDICT_BODY_TIMEOUT_S gives its place up (408);
 - Streamlit sessions, each a websocket at /_stcore/stream: new ones a minute and open ones at
   once, per browser and per address (429). A tab asking for the page while its browser is over
   the limit gets a short page saying so instead of an app that cannot connect;
-- uploads (the Draw tab's picture, PUT /_stcore/upload_file/...): a few at once server-wide and
-  per browser, and a few a minute per browser (429/503). Each is at most server.maxUploadSize.
+- uploads (the Draw tab's picture, PUT /_stcore/upload_file/...): a few at once server-wide, per
+  browser and per address, and a few a minute per browser and per address (429/503). Each is at
+  most server.maxUploadSize.
 
 Who a visitor is: its browser's id cookie (ui/browser_id.py) and its address, both counted. The
 cookie tells apart the browsers of a class behind one school router (one address); the address
@@ -53,6 +54,8 @@ TOO_MANY_SESSIONS = ("Too many MNIST Draw pages opened from this browser in the 
 TOO_MANY_FROM_ADDRESS = ("Too many MNIST Draw pages opened from this network in the last minute; try again in "
                          "a minute.")
 TOO_MANY_UPLOADS = "Too many uploads from this browser; wait a moment and try again."
+TOO_MANY_PREDICTIONS_FROM_ADDRESS = "Too many predictions at once from this network; try again in a moment."
+TOO_MANY_UPLOADS_FROM_ADDRESS = "Too many uploads from this network; wait a minute and try again."
 SWEEP_EVERY = 1_000  # calls between dropping the visitors no longer counted
 
 
@@ -216,25 +219,38 @@ class LimitsMiddleware:
 
     async def prediction(self, scope: dict, receive: Any, send: Any) -> None:
         browser, address = visitor(scope)
-        key = browser or address
-        if self.predicting[key] >= config.limit("PREDICT_IN_FLIGHT_PER_BROWSER"):
+        if browser and self.predicting[browser] >= config.limit("PREDICT_IN_FLIGHT_PER_BROWSER"):
             return await send_json(send, 429, TOO_MANY_PREDICTIONS)
+        if self.predicting[address] >= config.limit("PREDICT_IN_FLIGHT_PER_ADDRESS"):
+            return await send_json(send, 429, TOO_MANY_PREDICTIONS_FROM_ADDRESS)
         if self.predicting["all"] >= config.limit("PREDICT_IN_FLIGHT"):
             return await send_json(send, 503, SERVER_BUSY)
-        with self.predicting.holding(key, "all"):
+        with self.predicting.holding(*(k for k in (browser, address) if k), "all"):
             try:
                 await self.app(scope, with_body_timeout(receive, config.PREDICT_BODY_TIMEOUT_S), send)
             except TimeoutError:  # no answer was begun: shell.predict answers only once it has the body
                 await send_json(send, 408, TOO_SLOW)
 
+    def why_no_upload(self, browser: str | None, address: str, now: float) -> str | None:
+        """Why this visitor may not upload now (the browser's limits, then its address's), or None."""
+        if browser and (self.uploading[browser] >= config.limit("UPLOADS_IN_FLIGHT_PER_BROWSER")
+                        or self.uploads_done.count(browser, now) >= config.limit("UPLOADS_PER_BROWSER_PER_MINUTE")):
+            return TOO_MANY_UPLOADS
+        if (self.uploading[address] >= config.limit("UPLOADS_IN_FLIGHT_PER_ADDRESS")
+                or self.uploads_done.count(address, now) >= config.limit("UPLOADS_PER_ADDRESS_PER_MINUTE")):
+            return TOO_MANY_UPLOADS_FROM_ADDRESS
+        return None
+
     async def upload_file(self, scope: dict, receive: Any, send: Any) -> None:
         browser, address = visitor(scope)
-        key, now = browser or address, time.monotonic()
-        if (self.uploading[key] >= config.limit("UPLOADS_IN_FLIGHT_PER_BROWSER")
-                or self.uploads_done.count(key, now) >= config.limit("UPLOADS_PER_BROWSER_PER_MINUTE")):
-            return await send_json(send, 429, TOO_MANY_UPLOADS)
+        now = time.monotonic()
+        why_not = self.why_no_upload(browser, address, now)
+        if why_not:
+            return await send_json(send, 429, why_not)
         if self.uploading["all"] >= config.limit("UPLOADS_IN_FLIGHT"):
             return await send_json(send, 503, SERVER_BUSY)
-        self.uploads_done.add(key, now)
-        with self.uploading.holding(key, "all"):
+        keys = [k for k in (browser, address) if k]
+        for key in keys:
+            self.uploads_done.add(key, now)
+        with self.uploading.holding(*keys, "all"):
             await self.app(scope, receive, send)

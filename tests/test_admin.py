@@ -156,14 +156,23 @@ def test_the_admin_deletes_a_retrained_model_and_everyone_goes_back_to_the_shipp
     assert all(e.shipped for e in store.available_models())
 
 
-def test_models_are_not_deleted_while_a_result_awaits_its_decision(password, retrained, monkeypatch):
+def test_the_models_a_decision_awaits_stay_while_others_may_be_deleted(password, retrained, monkeypatch):
+    """A finished run whose starter has not decided keeps the two models the choice is between;
+    the admin may still delete the others (the starter may never come back to decide)."""
+    older = retrained.with_name("seed-20251201-000000.keras")
+    shutil.copyfile(retrained, older)
+    store.write_meta(older, store.read_meta(retrained))
+    jobs = common.training_jobs()
+    at = page("Draw", signed_in=True)  # drawn before the run ended: every Delete offered
     pending = jobs_mod.JobState(status=jobs_mod.FINISHED, decision=jobs_mod.PENDING, new_accuracy=0.5,
                                 current_accuracy=0.9, started_by=OTHER, model_path=str(retrained))
-    monkeypatch.setattr(common.training_jobs(), "snapshot", lambda: pending)
-    at = page("Draw", signed_in=True)
-    at.button(key=f"delete_model_{retrained.name}").click().run()
+    monkeypatch.setattr(jobs, "snapshot", lambda: pending)
+    at.button(key=f"delete_model_{retrained.name}").click().run()  # checked when it runs
     assert retrained.is_file()
-    assert "awaits its starter's decision" in toasts(at)
+    assert "decision between this model and the new one is awaited" in toasts(at)
+    assert f"delete_model_{retrained.name}" not in keys(at)  # and no longer offered
+    at.button(key=f"delete_model_{older.name}").click().run()
+    assert not older.exists() and retrained.is_file()
 
 
 def test_sign_out_makes_the_admin_a_visitor_again(password, drawings):

@@ -83,19 +83,21 @@ def _restore_shipped() -> None:
     store.restore_shipped()
 
 
-def _run_or_pending() -> str | None:
-    """Why models may not be deleted now: a run going, or a result awaiting its decision."""
+def _why_not_delete(path: str) -> str | None:
+    """Why this model may not be deleted now: a run going, or it is one of the two a finished
+    run's decision is between (the others may go meanwhile: the decision may wait a long time)."""
     state = training_jobs().snapshot()
     if state.running:
         return "A training run is going; delete models once it ends."
-    if state.status == jobs_mod.FINISHED and state.decision == jobs_mod.PENDING:
-        return "A new model awaits its starter's decision; delete models once it is made."
+    awaiting = state.status == jobs_mod.FINISHED and state.decision == jobs_mod.PENDING
+    if awaiting and Path(path) in {Path(p) for p in (state.model_path, state.current_path) if p}:
+        return "A decision between this model and the new one is awaited; delete it once it is made."
     return None
 
 
 @admin.admin_only
 def _delete_model(path: str) -> None:
-    why_not = _run_or_pending()
+    why_not = _why_not_delete(path)
     if why_not:
         st.toast(why_not, icon=":material/block:")
         return
@@ -110,15 +112,18 @@ def _delete_model(path: str) -> None:
 
 def retrained_models() -> None:
     """For the admin: the retrained models, each with a Delete that asks first (shipped ones stay)."""
+    if not admin.is_admin():
+        return
     retrained = [e for e in store.available_models() if not e.shipped]
-    if not admin.is_admin() or not retrained:
+    if not retrained:
         return
     with st.expander(f"Retrained models ({len(retrained)})"):
-        why_not = _run_or_pending()
-        if why_not:
-            st.caption(why_not)
         for entry in retrained:
-            with st.popover(model_label(entry), width="stretch", disabled=why_not is not None):
+            why_not = _why_not_delete(str(entry.path))
+            if why_not:
+                st.caption(f"{model_label(entry)}: {why_not}")
+                continue
+            with st.popover(model_label(entry), width="stretch"):
                 st.warning(f"This deletes `{entry.path.name}` for everyone; if it is in use, everyone "
                            "switches to the shipped model. It cannot be undone.")
                 st.button("Yes, delete it", key=f"delete_model_{entry.path.name}", type="primary",

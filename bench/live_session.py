@@ -30,7 +30,6 @@ import base64
 import contextlib
 import io
 import json
-import secrets
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -42,6 +41,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from mnist_cnn.config import BROWSER_COOKIE, CANVAS_INK, CANVAS_PAPER, CANVAS_SIZE, DEFAULT_STROKE_WIDTH
+from mnist_cnn.ui import browser_id
 
 CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 RUN_MONITOR_COMPONENT = "mnist_draw.run_monitor"
@@ -75,7 +75,7 @@ class Answer:
 def new_browser_id() -> str:
     """A browser cookie value (config.BROWSER_COOKIE) as the server makes them: each simulated
     person has their own, so per-browser limits apply to each (ui/browser_id.py)."""
-    return secrets.token_hex(6)
+    return browser_id.new_id()
 
 
 class LiveSession:

@@ -32,7 +32,8 @@ def is_valid(value: object) -> bool:
     return isinstance(value, str) and _VALID.fullmatch(value) is not None
 
 
-def _cookies(scope: dict) -> dict[str, str]:
+def cookies(scope: dict) -> dict[str, str]:
+    """The cookies an ASGI request or websocket carries."""
     return cookie_parser(dict(scope.get("headers", [])).get(b"cookie", b"").decode("latin-1"))
 
 
@@ -49,7 +50,7 @@ class BrowserIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if not asks_for_a_page(scope) or is_valid(_cookies(scope).get(BROWSER_COOKIE)):
+        if not asks_for_a_page(scope) or is_valid(cookies(scope).get(BROWSER_COOKIE)):
             return await self.app(scope, receive, send)
         cookie = f"{BROWSER_COOKIE}={new_id()}; Path=/; SameSite=Lax; HttpOnly".encode()
 

@@ -38,8 +38,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from starlette.requests import cookie_parser
-
 from mnist_cnn import config
 from mnist_cnn.ui import browser_id
 
@@ -119,8 +117,7 @@ class Counter:
 
 def visitor(scope: dict) -> tuple[str | None, str]:
     """(the browser's id if it sent a valid one, its address), each as a counter key."""
-    cookie = dict(scope.get("headers", [])).get(b"cookie", b"").decode("latin-1")
-    bid = cookie_parser(cookie).get(config.BROWSER_COOKIE)
+    bid = browser_id.cookies(scope).get(config.BROWSER_COOKIE)
     client = scope.get("client")
     address = f"address:{client[0] if client else 'unknown'}"
     return (f"browser:{bid}" if browser_id.is_valid(bid) else None), address

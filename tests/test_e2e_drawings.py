@@ -12,6 +12,7 @@ import re
 import zipfile
 
 from bench import browser
+from mnist_cnn.config import BROWSER_COOKIE
 from mnist_cnn.drawings.store import DrawingStore
 
 expect = browser.expect
@@ -69,3 +70,30 @@ def test_save_clicked_right_after_the_last_stroke_saves_the_drawing_as_finally_s
     saved = DrawingStore(app_home / "drawings.sqlite3").list()
     assert len(saved) == before + 1
     assert (saved[0].label, saved[0].prediction) == (7, 7), "the 7 as finally shown, not the 1 before the bar"
+
+
+def test_deleting_a_drawing_does_not_open_the_next_ones_confirmation(page, app_url, app_home):
+    """After "Delete drawing #2" the tile that moves into its place shows its own Delete closed,
+    so a second click where the confirmation was deletes nothing more."""
+    import numpy as np
+
+    browser.open_app(page, app_url)
+    (me,) = [c["value"] for c in page.context.cookies() if c["name"] == BROWSER_COOKIE]
+    store = DrawingStore(app_home / "drawings.sqlite3")
+    before = len(store.list())
+    for label in (3, 5):  # two drawings this browser saved
+        store.add(np.full((28, 28), label / 10, np.float32), label, b"png", session=me)
+    browser.open_app(page, app_url)
+    page.get_by_role("tab", name="My drawings").click()
+    panel = page.locator("[role=tabpanel]:visible").first
+    expect(panel.get_by_text("2 drawings", exact=False).first).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    panel.get_by_role("button", name="Delete", exact=True).first.click()
+    confirm = page.get_by_test_id("stPopoverBody").get_by_role("button").first
+    expect(confirm).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    box = confirm.bounding_box()
+    confirm.click()
+    expect(panel.get_by_text("1 drawing", exact=False).first).to_be_visible(timeout=browser.UI_TIMEOUT_MS)
+    expect(page.get_by_test_id("stPopoverBody")).to_have_count(0, timeout=browser.UI_TIMEOUT_MS)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # a second click, same spot
+    page.wait_for_timeout(1500)
+    assert len(store.list()) == before + 1

@@ -103,7 +103,7 @@ def drawing_tile(d: Drawing, mine: bool) -> None:
     verdict = "" if d.prediction is None else (f" → :red[**{d.prediction}**]" if d.wrong else " ✓")
     st.markdown(f":blue[**{d.label}**]{verdict}  \n#{d.id}")
     if mine or admin.is_admin():
-        with st.popover("Delete", width="stretch"):
+        with st.popover("Delete", width="stretch", key=f"delete_popover_{d.id}"):  # its own: closed for the next
             st.button(f"Delete drawing #{d.id}", key=f"delete_{d.id}", type="primary",
                       on_click=_delete_own if mine else _delete_any, args=([d.id], f"#{d.id}"))
 

@@ -163,7 +163,7 @@ def admin_deletions(drawings: DrawingStore) -> None:
         st.selectbox("Browser", list(browsers), key=key,
                      format_func=lambda b: f"{b} ({plural(browsers.get(b, 0), 'drawing')})")
         st.warning("This deletes every drawing that browser saved. It cannot be undone.")
-        st.button("Yes, delete that browser's", key="delete_browser", type="primary", on_click=_delete_browser,
+        st.button("Yes, delete that browser's drawings", key="delete_browser", type="primary", on_click=_delete_browser,
                   args=(key,))
     with right, st.popover(f"Delete all {plural(total, 'drawing')}", disabled=not total):
         st.warning(f"This deletes all {plural(total, 'saved drawing')}, everyone's. It cannot be undone.")

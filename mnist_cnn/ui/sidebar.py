@@ -123,7 +123,7 @@ def retrained_models() -> None:
             if why_not:
                 st.caption(f"{model_label(entry)}: {why_not}")
                 continue
-            with st.popover(model_label(entry), width="stretch"):
+            with st.popover(model_label(entry), width="stretch", key=f"delete_model_popover_{entry.path.name}"):
                 st.warning(f"This deletes `{entry.path.name}` for everyone; if it is in use, everyone "
                            "switches to the shipped model. It cannot be undone.")
                 st.button("Yes, delete it", key=f"delete_model_{entry.path.name}", type="primary",
@@ -145,7 +145,7 @@ def saved_drawings() -> int:
 
 def finetune_controls(clf: Classifier, drawings: int, running: bool) -> None:
     epochs = st.slider("Epochs", *FINETUNE_EPOCHS, finetune.EPOCHS, key="finetune_epochs")
-    st.caption(f"Fine-tunes the model in use ({clf.arch}) on MNIST plus your {plural(drawings, 'saved drawing')} "
+    st.caption(f"Fine-tunes the model in use ({clf.arch}) on MNIST plus the {plural(drawings, 'drawing')} saved here "
                "(oversampled, augmented); a fixed share of the drawings is held out to measure it before and after. "
                f"About {format_seconds(FINETUNE_SECONDS_PER_EPOCH * epochs)}.")
     st.button("Retrain", type="primary", disabled=running, key="retrain", on_click=start_run,

@@ -191,13 +191,26 @@ class LimitsMiddleware:
                 return await send_page(send, why_not)
         return await self.app(scope, receive, send)
 
+    @staticmethod
+    def over(key: str, now: float, window: Window, per_minute: str, held: Counter, at_once: str) -> bool:
+        """Whether `key` is at its limit of `per_minute` new ones or of `at_once` held now."""
+        return window.count(key, now) >= config.limit(per_minute) or held[key] >= config.limit(at_once)
+
+    @staticmethod
+    def counted(window: Window, browser: str | None, address: str, now: float) -> list[str]:
+        """The visitor's keys, each with one more in `window`."""
+        keys = [k for k in (browser, address) if k]
+        for key in keys:
+            window.add(key, now)
+        return keys
+
     def why_no_session(self, browser: str | None, address: str, now: float) -> str | None:
         """Why this visitor may not open another Streamlit session now, or None."""
-        if browser and (self.sessions_opened.count(browser, now) >= config.limit("SESSIONS_PER_BROWSER_PER_MINUTE")
-                        or self.open_sessions[browser] >= config.limit("OPEN_SESSIONS_PER_BROWSER")):
+        opened, held = self.sessions_opened, self.open_sessions
+        if browser and self.over(browser, now, opened, "SESSIONS_PER_BROWSER_PER_MINUTE", held,
+                                 "OPEN_SESSIONS_PER_BROWSER"):
             return TOO_MANY_SESSIONS
-        if (self.sessions_opened.count(address, now) >= config.limit("SESSIONS_PER_ADDRESS_PER_MINUTE")
-                or self.open_sessions[address] >= config.limit("OPEN_SESSIONS_PER_ADDRESS")):
+        if self.over(address, now, opened, "SESSIONS_PER_ADDRESS_PER_MINUTE", held, "OPEN_SESSIONS_PER_ADDRESS"):
             return TOO_MANY_FROM_ADDRESS
         return None
 
@@ -208,10 +221,7 @@ class LimitsMiddleware:
         if why_not:
             log.info("refused a session from %s %s: %s", browser or "", address, why_not)
             return await refuse_websocket(scope, send, why_not)
-        keys = [k for k in (browser, address) if k]
-        for key in keys:
-            self.sessions_opened.add(key, now)
-        with self.open_sessions.holding(*keys):
+        with self.open_sessions.holding(*self.counted(self.sessions_opened, browser, address, now)):
             await self.app(scope, receive, send)
 
     async def prediction(self, scope: dict, receive: Any, send: Any) -> None:
@@ -230,11 +240,11 @@ class LimitsMiddleware:
 
     def why_no_upload(self, browser: str | None, address: str, now: float) -> str | None:
         """Why this visitor may not upload now (the browser's limits, then its address's), or None."""
-        if browser and (self.uploading[browser] >= config.limit("UPLOADS_IN_FLIGHT_PER_BROWSER")
-                        or self.uploads_done.count(browser, now) >= config.limit("UPLOADS_PER_BROWSER_PER_MINUTE")):
+        done, held = self.uploads_done, self.uploading
+        if browser and self.over(browser, now, done, "UPLOADS_PER_BROWSER_PER_MINUTE", held,
+                                 "UPLOADS_IN_FLIGHT_PER_BROWSER"):
             return TOO_MANY_UPLOADS
-        if (self.uploading[address] >= config.limit("UPLOADS_IN_FLIGHT_PER_ADDRESS")
-                or self.uploads_done.count(address, now) >= config.limit("UPLOADS_PER_ADDRESS_PER_MINUTE")):
+        if self.over(address, now, done, "UPLOADS_PER_ADDRESS_PER_MINUTE", held, "UPLOADS_IN_FLIGHT_PER_ADDRESS"):
             return TOO_MANY_UPLOADS_FROM_ADDRESS
         return None
 
@@ -246,8 +256,5 @@ class LimitsMiddleware:
             return await send_json(send, 429, why_not)
         if self.uploading["all"] >= config.limit("UPLOADS_IN_FLIGHT"):
             return await send_json(send, 503, SERVER_BUSY)
-        keys = [k for k in (browser, address) if k]
-        for key in keys:
-            self.uploads_done.add(key, now)
-        with self.uploading.holding(*keys, "all"):
+        with self.uploading.holding(*self.counted(self.uploads_done, browser, address, now), "all"):
             await self.app(scope, receive, send)

@@ -22,7 +22,7 @@ def test_a_running_run_is_sent_with_its_bar_text_and_thinned_curves():
     assert sent["running"] and sent["key"] == [3, jobs.RUNNING, None, None]
     assert sent["fraction"] == round((1 + 100 / 469) / 5, 4)
     assert sent["message"] == "Epoch 2/5, batch 100/469"
-    assert sent["detail"].startswith("improved, 5 epochs, batch 128 · elapsed") and "left" in sent["detail"]
+    assert sent["detail"].startswith("MNIST: improved, 5 epochs, batch 128 · elapsed") and "left" in sent["detail"]
     assert sent["training"] == "Training: loss 0.0712 · accuracy 97.81%"
     # the default recipe scores the test set only after its last epoch, and says so while it runs
     assert sent["validation"] == "This recipe scores the 10,000 test digits once, after its last epoch."

@@ -50,10 +50,15 @@ def validates_at_the_end_only(state: jobs.JobState) -> bool:
     return spec is not None and not spec.validate_each_epoch
 
 
+# What a run of each kind trains on, for whoever watches it (their own Train choice may differ).
+KIND_TITLES = {"train": "MNIST", "finetune": "fine-tune on saved drawings", "drawings": "MNIST and made-up drawings"}
+
+
 def _detail(state: jobs.JobState) -> str:
     p = state.latest
     eta = f" · about {format_seconds(p.eta)} left" if p and p.eta is not None else ""
-    return (f"{state.arch}, {plural(state.epochs, 'epoch')}, batch {state.batch_size} · "
+    kind = KIND_TITLES.get(state.kind, state.kind)
+    return (f"{kind}: {state.arch}, {plural(state.epochs, 'epoch')}, batch {state.batch_size} · "
             f"elapsed {format_seconds(state.elapsed)}{eta}")
 
 

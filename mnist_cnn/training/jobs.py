@@ -469,7 +469,7 @@ def estimate_drawings_seconds(epochs: int, mnist_images: int | None = None) -> f
     fitting the verdict, and the worker's start and finish. `mnist_images`: MNIST_DRAW_TRAIN_LIMIT."""
     full = EXPECTED_COUNTS["train"]
     mnist = min(mnist_images or full, full)
-    made_up = sum(train_drawings.scaled(n, mnist_images) for n in (train_drawings.DRAWINGS, train_drawings.OUTLIERS))
+    made_up = sum(train_drawings.made_up_images(mnist_images))
     steps = math.ceil((mnist + made_up) / train_drawings.BATCH_SIZE) * epochs
     scoring = EXPECTED_COUNTS["test"] * SCORING_SHARE * DRAWINGS_STEP_S / train_drawings.BATCH_SIZE
     return WORKER_START_S + made_up * MADE_UP_IMAGE_S + steps * DRAWINGS_STEP_S + scoring + VERDICT_FIT_S

@@ -64,6 +64,11 @@ def scaled(count: int, mnist_images: int | None) -> int:
     return max(1, count * mnist_images // full)
 
 
+def made_up_images(mnist_images: int | None) -> tuple[int, int]:
+    """(made-up drawings, made-up non-digits) a run on `mnist_images` MNIST images trains on."""
+    return scaled(DRAWINGS, mnist_images), scaled(OUTLIERS, mnist_images)
+
+
 def outliers(n: int, seed: int) -> np.ndarray:
     """n training non-digits (letters, shapes, scribbles, crossed-out digits), as 28x28 inputs."""
     parts = [font_letters(n // 3, seed=seed), crossed_out_digits(n // 6, seed=seed + 1)]
@@ -92,8 +97,9 @@ def train_for_drawings(base_path, epochs: int | None = None, drawings: int | Non
     from mnist_cnn.training.train import ProgressCallback, TrainingCancelled, TrainResult, augmented_dataset
 
     epochs = epochs or epochs_for(base_path is not None)
-    drawings = scaled(DRAWINGS, limit) if drawings is None else drawings
-    outlier_images = scaled(OUTLIERS, limit) if outlier_images is None else outlier_images
+    default_drawings, default_outliers = made_up_images(limit)
+    drawings = default_drawings if drawings is None else drawings
+    outlier_images = default_outliers if outlier_images is None else outlier_images
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist()
     if limit is not None:

@@ -27,6 +27,8 @@ GALLERY_PAGE = GALLERY_COLUMNS * GALLERY_ROWS
 GALLERY_SCALE = 3
 SCOPES = ("All saved drawings", "This browser's")
 CLI_DELETE = "`python -m mnist_cnn drawings delete ID…` or `python -m mnist_cnn drawings clear`"
+ZIP_CONTENTS = ("The zip holds folders `0/` … `9/` of the 28×28 inputs, `originals/` with the pictures as drawn, "
+                "and `drawings.csv` with the rest; `python -m mnist_cnn drawings import` reads it back.")
 EMPTY_TEXT = ("No drawings saved yet. Draw a digit in the **Draw** tab, pick the digit it really is under the "
               "prediction and press **Save**: each one teaches the app your handwriting. To add a folder of "
               "pictures (subfolders `0/` … `9/`): `python -m mnist_cnn drawings import PATH`.")
@@ -147,10 +149,8 @@ def session_actions(drawings: DrawingStore, session: str | None) -> None:
     if admin.is_admin():
         admin_deletions(drawings)
         return
-    st.caption("The zip holds folders `0/` … `9/` of the 28×28 inputs, `originals/` with the pictures as drawn, and "
-               "`drawings.csv` with the rest; `python -m mnist_cnn drawings import` reads it back. This page only "
-               "deletes drawings saved from this browser; others' are for the server's admin "
-               f"(or {CLI_DELETE}).")
+    st.caption(f"{ZIP_CONTENTS} This page only deletes drawings saved from this browser; others' are for the "
+               f"server's admin (or {CLI_DELETE}).")
 
 
 def admin_deletions(drawings: DrawingStore) -> None:
@@ -168,8 +168,7 @@ def admin_deletions(drawings: DrawingStore) -> None:
     with right, st.popover(f"Delete all {plural(total, 'drawing')}", disabled=not total):
         st.warning(f"This deletes all {plural(total, 'saved drawing')}, everyone's. It cannot be undone.")
         st.button("Yes, delete every drawing", key="delete_all_drawings", type="primary", on_click=_delete_all)
-    st.caption("The zip holds folders `0/` … `9/` of the 28×28 inputs, `originals/` with the pictures as drawn, and "
-               "`drawings.csv` with the rest; `python -m mnist_cnn drawings import` reads it back.")
+    st.caption(ZIP_CONTENTS)
 
 
 @st.fragment

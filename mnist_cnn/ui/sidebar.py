@@ -159,7 +159,7 @@ def drawings_text(clf: Classifier, limit: int | None) -> str:
     from_model = train_drawings.goes_on_from(clf.arch)
     epochs = train_drawings.epochs_for(from_model)
     mnist = min(limit or EXPECTED_COUNTS["train"], EXPECTED_COUNTS["train"])
-    drawings, outliers = (train_drawings.scaled(n, limit) for n in (train_drawings.DRAWINGS, train_drawings.OUTLIERS))
+    drawings, outliers = train_drawings.made_up_images(limit)
     start = (f"Goes on from the model in use (`{clf.path.name}`) at a low rate for {plural(epochs, 'epoch')}"
              if from_model else
              f"Trains the improved network from scratch for {plural(epochs, 'epoch')} (the model in use, "

@@ -108,7 +108,7 @@ def table(quick: bool = False) -> list[str]:
     x_test = x_test[: sizes.digits * 5].astype(np.float32) / 255.0
     y_test = y_test[: len(x_test)]
     digits, shown = app_reads(clf, x_test)
-    rows.append(f"| MNIST test digits ({len(x_test):,}) | {_pct(float((digits == y_test).mean()))} read, "
+    rows.append(f"| MNIST test digits ({len(x_test):,}) | {float((digits == y_test).mean()):.2%} read, "
                 f"{_pct(float((~shown).mean()))} called not a digit | ≥ {_pct(GOAL_MNIST)} read, "
                 f"≤ {_pct(GOAL_FALSE_FLAGS)} called not a digit |")
 

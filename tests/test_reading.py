@@ -98,4 +98,5 @@ def test_a_finetune_on_half_of_a_persons_drawings_halves_the_errors_on_the_other
     before, after = errors(base), errors(tuned)
     assert before >= 4, "the style is no longer unseen enough to measure a fine-tune on"
     assert after <= before / 2
-    assert result.test_accuracy >= result.extra["mnist_test_accuracy_before"] - 0.001  # at most 0.1 pt of MNIST
+    lost = round((result.extra["mnist_test_accuracy_before"] - result.test_accuracy) * 10_000)
+    assert lost <= 10  # at most 0.1 pt of MNIST: 10 of its 10,000 test digits (float32 accuracies, counted)

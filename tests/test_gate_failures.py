@@ -168,11 +168,13 @@ def test_two_digits_in_one_digit_mode_get_the_hint_to_choose_a_number(pair_and_s
     assert not at.info and at.metric[0].value == "1"
 
 
-def test_without_a_gate_two_digits_get_a_prediction_and_no_hint(pair_and_single, monkeypatch, tmp_path):
+def test_without_a_gate_two_digits_get_a_prediction_and_still_the_hint(pair_and_single, monkeypatch, tmp_path):
+    from mnist_cnn.reading.verdicts import SEVERAL_DIGITS
+
     fresh_gate(monkeypatch, broken_gate_file("corrupt", tmp_path))
     at = prediction_panel(pair_and_single[0], tmp_path)
-    assert not at.info and not at.error  # no hint to choose A number: the gate says that
-    assert all(w.value.startswith("Not sure:") for w in at.warning)  # never "not a digit"; the model may doubt
+    assert [i.value for i in at.info] == [SEVERAL_DIGITS]  # the number reader sees two digits without it
+    assert not at.error and not at.warning  # never "not a digit"
     assert at.metric[0].value.isdigit()
 
 

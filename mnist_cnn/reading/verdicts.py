@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from mnist_cnn.config import LOW_CONFIDENCE
 from mnist_cnn.network.inference import Classifier, Verdict, verdict
-from mnist_cnn.reading import segment
+from mnist_cnn.reading import numbers, segment
 from mnist_cnn.reading.notdigit import NOT_DIGIT, NOT_ONE_DIGIT, gate_or_none, with_the_reader
 
 NOT_A_DIGIT = "This does not look like a digit"
 NOT_A_DIGIT_VALUE = "not a digit"
 NO_PREDICTION = "—"
+NO_CLOSEST_DIGIT = "no digit stands out"
 DRAW_HINT = "Draw one digit, large or small, anywhere."
 SEVERAL_DIGITS = "That looks like more than one digit: choose *A number* above to read them all."
 # The gate's probability of "digits run together" above which one-digit mode suggests number mode:
@@ -53,18 +55,32 @@ def looks_like_a_digit(image: np.ndarray) -> bool:
     return gate_says(image)[0]
 
 
+def reads_as_a_number(image: np.ndarray, clf: Classifier) -> bool:
+    """Whether the number reader (numbers.py) finds two or more digits in the image, each
+    surely one. The gate misses pairs it takes for one odd digit ("71" as a 7) or for no digit at
+    all ("17"); the reader, which cuts the drawing first, does not, and keeps a 4 or a 5 drawn in
+    two strokes whole."""
+    reading = numbers.read_ink(clf, image)
+    return len(reading.digits) >= 2 and all(d.is_digit and not d.unsure for d in reading.digits)
+
+
 def judge(image: np.ndarray, clf: Classifier) -> Verdict:
-    """The model's verdict on one 28x28 image, with the not-a-digit gate's say."""
+    """The model's verdict on one 28x28 image, with the not-a-digit gate's say and, when either
+    sees more than one digit, the hint to read a number."""
     v = verdict(clf.predict_proba(image[None])[0])
     v.is_digit, v.several = gate_says(image, v.probs, clf)
+    v.several = v.several or (not is_flat(image) and reads_as_a_number(image, clf))
     return v
 
 
 def metric_text(v: Verdict) -> tuple[str, str]:
     """The Prediction metric's value and the line under it: ("7", "93% sure") or
-    ("not a digit", "closest digit 7")."""
+    ("not a digit", "closest digit 7"), or ("not a digit", "no digit stands out") when the
+    network, taught to be unsure of what is not a digit, leans to none (an X reads 9-12% each)."""
     if v.is_digit:
         return str(v.digit), f"{v.confidence:.0%} sure"
+    if v.confidence < LOW_CONFIDENCE:
+        return NOT_A_DIGIT_VALUE, NO_CLOSEST_DIGIT
     return NOT_A_DIGIT_VALUE, f"closest digit {v.digit}"
 
 

@@ -62,11 +62,11 @@ def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str, 
     v = judge(image, clf)
     value, delta = metric_text(v)
     st.metric("Prediction", value, delta=delta, delta_color="off", delta_arrow="off")
-    if not v.is_digit:
+    if v.several:
+        st.info(SEVERAL_DIGITS)
+    elif not v.is_digit:
         st.warning(f"{NOT_A_DIGIT}: a letter, a shape or a scribble? The bars show what the network, which only "
                    "knows digits, makes of it.")
-    elif v.several:
-        st.info(SEVERAL_DIGITS)
     elif v.unsure:
         st.warning(f"Not sure: {v.hedge}.")
     st.html(plots.prediction_html(v.probs, image))

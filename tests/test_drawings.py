@@ -592,6 +592,7 @@ def labelling_page():
     if st.session_state.pop("clear_canvas", False):
         st.session_state["cleared"] += 1
     st.write(f"canvas cleared {st.session_state['cleared']} times")
+    labelling.show_toasts()  # as draw.show_prediction does, above the row
     labelling.label_row(image, np.zeros((280, 280, 4), np.uint8), clf.predict_proba(image[None])[0], clf, "canvas",
                         "draw")
     my_drawings.render(clf)
@@ -640,6 +641,7 @@ def stale_click_page():
     shown, rgba = drawing(st.session_state.setdefault("shown", "one"))
     st.session_state.setdefault("now", st.session_state["shown"])
     v = judge(shown, clf)
+    labelling.show_toasts()
     labelling.label_row(shown, rgba, v.probs, clf, "canvas", "draw", is_digit=v.is_digit,
                         current=lambda: drawing(st.session_state["now"]))
 

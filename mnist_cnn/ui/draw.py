@@ -32,7 +32,7 @@ from mnist_cnn.reading.verdicts import (
 )
 from mnist_cnn.ui import number, plots
 from mnist_cnn.ui.common import follow_current_model
-from mnist_cnn.ui.labelling import label_row, send_strokes_before_save
+from mnist_cnn.ui.labelling import label_row, send_strokes_before_save, show_toasts
 
 MODES = ("One digit", "A number")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
@@ -55,6 +55,7 @@ def show_prediction(image: np.ndarray | None, clf: Classifier, empty_text: str, 
     """The Prediction metric (or "not a digit"), a hedge when unsure, the ten probabilities, the
     28x28 input, and the row that labels and saves the drawing (`current`: see label_row).
     Returns the verdict."""
+    show_toasts()
     if image is None:
         st.metric("Prediction", NO_PREDICTION)
         st.info(empty_text)

@@ -39,6 +39,7 @@ _SEND_FIRST = st.components.v2.component("mnist_draw.send_before_save",
                                          js=Path(__file__).with_suffix(".js").read_text())
 DIGITS = list(range(NUM_CLASSES))
 ERROR_KEY = "labelling_error"
+TOASTS_KEY = "labelling_toasts"  # what a Save said, shown by the rerun it causes (show_toasts)
 PICK_A_DIGIT = "Pick the digit it really is, then press Save."
 SAVING_TOO_FAST = f"One drawing every {SAVE_INTERVAL_S:g} s: nothing was saved, press Save again in a moment."
 FORGET_AFTER = 10_000  # browsers remembered by the save limiter before old ones are dropped
@@ -138,13 +139,20 @@ def _save(shown: Shown, clf, source: str, label_key: str, clear_canvas: bool, cu
         st.session_state[ERROR_KEY] = f"Could not save the drawing: {exc}"
         return
     st.session_state.pop(ERROR_KEY, None)
-    if store.recovered:
-        st.toast(store.recovered, icon=":material/warning:")
+    toasts = [(store.recovered, ":material/warning:")] if store.recovered else []
     article = "an" if label == 8 else "a"
-    st.toast(f"Saved as {article} {label}." if new else f"Already saved as {article} {label}.",
-             icon=":material/check_circle:")
+    toasts.append((f"Saved as {article} {label}." if new else f"Already saved as {article} {label}.",
+                   ":material/check_circle:"))
+    st.session_state[TOASTS_KEY] = toasts
     if clear_canvas:
         st.session_state["clear_canvas"] = True
+
+
+def show_toasts() -> None:
+    """Show what the last Save said. The callback only notes it: elements drawn from a callback
+    of a fragment's widget are not supported by Streamlit (it warns on every Save)."""
+    for text, icon in st.session_state.pop(TOASTS_KEY, []):
+        st.toast(text, icon=icon)
 
 
 def send_strokes_before_save(canvas_key: str, key: str = "canvas") -> None:

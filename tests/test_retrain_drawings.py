@@ -141,6 +141,10 @@ def test_choosing_drawings_in_the_sidebar_and_pressing_retrain_starts_a_drawings
     ended = wait_for(lambda: (r := json.loads(jobs.state_path().read_text()))["status"] != RUNNING and r,
                      timeout=2 * STOPPED_WITHIN_S, what="the run to end")
     assert ended["status"] == CANCELLED
+    later = AppTest.from_file(APP, default_timeout=180)  # a visitor who did not watch the run
+    later.run()
+    assert any("previous model is still in use" in i.value for i in later.sidebar.info)
+    assert any("The server's last run, ended just now." == c.value for c in later.sidebar.caption)
 
 
 @pytest.mark.mnist

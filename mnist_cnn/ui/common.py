@@ -5,6 +5,7 @@ model's identity (its sidecar's sha256), so a retrain invalidates exactly what d
 from __future__ import annotations
 
 import gc
+import time
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,17 @@ def session_id() -> str:
 def format_seconds(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def time_ago(then: float, now: float | None = None) -> str:
+    """'just now', '12 min ago', '3 h ago', '2 days ago': when something happened, roughly."""
+    minutes = int(max(0.0, (now if now is not None else time.time()) - then) // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours = minutes // 60
+    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
 
 
 def plural(n: int, word: str) -> str:

@@ -120,7 +120,8 @@ def gallery(drawings: DrawingStore, session: str | None) -> None:
     page = f3.number_input(f"Page (of {pages})", 1, pages, 1, key=f"my_page_{label}_{wrong}_{session}")
     shown = drawings.list(label=label, wrong_only=wrong, session=session, limit=GALLERY_PAGE,
                           offset=(page - 1) * GALLERY_PAGE)
-    st.caption(f"{plural(total, 'drawing')} match, newest first. :blue[blue: the digit it is] · "
+    matches = "matches" if total == 1 else "match"
+    st.caption(f"{plural(total, 'drawing')} {matches}, newest first. :blue[blue: the digit it is] · "
                ":red[red: what the model of the day said, when wrong] · #id")
     if not shown:
         st.info("No saved drawing matches these filters.")
@@ -165,7 +166,8 @@ def admin_deletions(drawings: DrawingStore) -> None:
         st.warning("This deletes every drawing that browser saved. It cannot be undone.")
         st.button("Yes, delete that browser's drawings", key="delete_browser", type="primary", on_click=_delete_browser,
                   args=(key,))
-    with right, st.popover(f"Delete all {plural(total, 'drawing')}", disabled=not total):
+    everything = "Delete the one drawing" if total == 1 else f"Delete all {plural(total, 'drawing')}"
+    with right, st.popover(everything, disabled=not total):
         st.warning(f"This deletes all {plural(total, 'saved drawing')}, everyone's. It cannot be undone.")
         st.button("Yes, delete every drawing", key="delete_all_drawings", type="primary", on_click=_delete_all)
     st.caption(ZIP_CONTENTS)

@@ -20,7 +20,7 @@ from mnist_cnn.training import finetune, train_drawings
 from mnist_cnn.training import jobs as jobs_mod
 from mnist_cnn.training.architectures import ARCHITECTURES
 from mnist_cnn.ui import admin, run_monitor
-from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id, training_jobs
+from mnist_cnn.ui.common import format_seconds, mnist_missing, plural, session_id, time_ago, training_jobs
 
 TRAIN_CHOICES = ("MNIST from scratch", "Fine-tune on my drawings",
                  "MNIST and made-up drawings (reads canvas drawings best)")
@@ -286,6 +286,8 @@ def run_panel() -> None:
         st.info(state.message)
     elif state.status == jobs_mod.FAILED:
         st.error(state.message)
+    if not state.running and state.finished_at is not None:  # the server's last run, whoever started it
+        st.caption(f"The server's last run, ended {time_ago(state.finished_at)}.")
     if state.status != jobs_mod.IDLE:
         run_monitor.render(state, run_monitor.CURVES)
     if not state.running:  # still polling, for a run started elsewhere; it draws nothing, so it goes last

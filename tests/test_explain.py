@@ -281,6 +281,16 @@ def test_tiles_have_gaps_and_the_charts_use_the_theme(improved_clf):
     assert plots.INK in spec and "datum.right" in spec
 
 
+def test_per_filter_contrast_shows_every_filter_in_full_colour(improved_clf):
+    kernels = improved_clf.first_layer_kernels()
+    assert (plots.kernel_limits(kernels) == np.abs(kernels).max()).all()  # shared: strengths compare
+    full = {tuple(plots.POSITIVE.astype(np.uint8)), tuple(plots.NEGATIVE.astype(np.uint8))}
+    own = plots.kernel_limits(kernels, per_filter=True)
+    for i in range(kernels.shape[3]):
+        colours = {tuple(px) for px in plots.diverging(kernels[:, :, 0, i], float(own[i])).reshape(-1, 3)}
+        assert colours & full, f"filter {i + 1} reaches full colour on its own scale"
+
+
 # ---------- the tabs ----------
 
 def _page():
@@ -328,6 +338,9 @@ def test_filters_tab_shows_any_layer_of_any_model(test_images, improved_clf):
     at.session_state["drawing"] = test_images[0][0]
     at.run()
     assert not at.exception
+    assert any("each filter on its own colour scale" in c.value for c in at.caption)
+    at.toggle(key="filters_per_filter").set_value(False).run()
+    assert any("one shared colour scale" in c.value for c in at.caption)
     layers = at.selectbox(key=f"filters_layer_{improved_clf.model_id}")
     assert layers.options == ["conv1", "conv2", "conv3", "conv4"]
     layers.set_value("conv4").run()

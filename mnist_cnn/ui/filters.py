@@ -55,14 +55,20 @@ def input_image() -> tuple[np.ndarray | None, str]:
 def render(clf: Classifier) -> None:
     model = choose_model(clf)
     kernels = model.first_layer_kernels()
-    grid, limit = plots.kernel_grid(kernels, KERNEL_COLUMNS)
     st.subheader(f"The {kernels.shape[3]} learned 3×3 filters of the first convolution")
-    st.caption(f"One shared colour scale: red weights add brightness, blue subtract; full colour is ±{limit:.2f}. "
-               "Each filter slides over the 28×28 input; its response is the feature map below with the same number.")
-    st.image(plots.colour_bar(limit), caption=f"−{limit:.2f}  ←  0  →  +{limit:.2f}")
+    per_filter = st.toggle("Per-filter contrast", value=True, key="filters_per_filter",
+                           help="Each filter on its own colour scale, so a weak filter shows its pattern beside a "
+                                "strong one. Off: one shared scale, to compare their strengths.")
+    grid, limit = plots.kernel_grid(kernels, KERNEL_COLUMNS, per_filter)
+    scale = ("each filter on its own colour scale (full colour: its own largest weight)" if per_filter else
+             f"one shared colour scale (full colour: ±{limit:.2f}, the largest weight of any filter)")
+    st.caption(f"Red weights add brightness, blue subtract; {scale}. Each filter slides over the 28×28 input; its "
+               "response is the feature map below with the same number.")
+    if not per_filter:
+        st.image(plots.colour_bar(limit), caption=f"−{limit:.2f}  ←  0  →  +{limit:.2f}")
     st.image(grid)
     maps_section(model)
-    patches_section(model, kernels)
+    patches_section(model, kernels, per_filter)
 
 
 def maps_section(model: Classifier) -> None:
@@ -87,7 +93,7 @@ def maps_section(model: Classifier) -> None:
     st.image(grid)
 
 
-def patches_section(model: Classifier, kernels: np.ndarray) -> None:
+def patches_section(model: Classifier, kernels: np.ndarray, per_filter: bool) -> None:
     st.subheader("What each first-layer filter looks for")
     if isinstance(mnist_test_set(), str):
         st.info("The patches come from the MNIST test set, which is not available.")
@@ -97,4 +103,4 @@ def patches_section(model: Classifier, kernels: np.ndarray) -> None:
                "each shown in its 7×7 surroundings, one patch per digit.")
     filters = np.array_split(np.arange(kernels.shape[3]), PATCH_GROUPS)
     for column, group in zip(st.columns(PATCH_GROUPS), filters):
-        column.image(plots.filter_patches_image(kernels, top.windows, [int(f) for f in group]))
+        column.image(plots.filter_patches_image(kernels, top.windows, [int(f) for f in group], per_filter))

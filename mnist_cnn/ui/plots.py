@@ -47,13 +47,22 @@ def diverging(values: np.ndarray, limit: float) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
-def kernel_images(kernels: np.ndarray) -> tuple[list[Image.Image], float]:
-    """The first layer's (3, 3, 1, n) kernels as n enlarged images on one shared colour scale,
-    so signs and magnitudes compare across filters. Returns the images and the scale's limit."""
+def kernel_limits(kernels: np.ndarray, per_filter: bool = False) -> np.ndarray:
+    """Each kernel's full-colour weight: the largest of any kernel (one shared scale, so
+    magnitudes compare across filters) or, `per_filter`, its own largest (so a weak filter's
+    pattern shows beside a strong one, as the tutorial's per-plot colour scale did)."""
     if kernels.ndim != 4 or kernels.shape[:3] != (3, 3, 1):
         raise ValueError(f"expected channels-last kernels of shape (3, 3, 1, n), got {kernels.shape}")
-    limit = float(np.abs(kernels).max())
-    return [enlarge(diverging(kernels[:, :, 0, i], limit), KERNEL_PX) for i in range(kernels.shape[3])], limit
+    own = np.abs(kernels).max(axis=(0, 1, 2))
+    return own if per_filter else np.full_like(own, own.max())
+
+
+def kernel_images(kernels: np.ndarray, per_filter: bool = False) -> tuple[list[Image.Image], float]:
+    """The first layer's (3, 3, 1, n) kernels as n enlarged images, on the scales of
+    kernel_limits. Returns the images and the largest weight of any kernel."""
+    limits = kernel_limits(kernels, per_filter)
+    tiles = [enlarge(diverging(kernels[:, :, 0, i], float(limits[i])), KERNEL_PX) for i in range(kernels.shape[3])]
+    return tiles, float(limits.max())
 
 
 def feature_map_images(maps: np.ndarray, per_map: bool = False) -> tuple[list[Image.Image], float]:
@@ -198,9 +207,9 @@ def tile_grid(tiles: list[Image.Image], columns: int, labels: list[str] | None =
     return sheet
 
 
-def kernel_grid(kernels: np.ndarray, columns: int = 8) -> tuple[Image.Image, float]:
-    """All first-layer kernels, numbered from 1, on their shared scale; returns the limit."""
-    tiles, limit = kernel_images(kernels)
+def kernel_grid(kernels: np.ndarray, columns: int = 8, per_filter: bool = False) -> tuple[Image.Image, float]:
+    """All first-layer kernels, numbered from 1; see kernel_images for the scales."""
+    tiles, limit = kernel_images(kernels, per_filter)
     return tile_grid(tiles, columns, [str(i + 1) for i in range(len(tiles))]), limit
 
 
@@ -313,10 +322,12 @@ def sweep_chart(values: np.ndarray, probs: np.ndarray, title: str, current: floa
 
 # ---------- what each first-layer filter looks for ----------
 
-def filter_patches_image(kernels: np.ndarray, windows: np.ndarray, filters: list[int]) -> Image.Image:
-    """A row per filter: its kernel (shared diverging scale), then the test-image patches that
-    excite it most, each shown in its 7x7 surroundings with the 3x3 patch outlined."""
-    limit = float(np.abs(kernels).max())
+def filter_patches_image(kernels: np.ndarray, windows: np.ndarray, filters: list[int],
+                         per_filter: bool = False) -> Image.Image:
+    """A row per filter: its kernel (diverging, on the scales of kernel_limits), then the
+    test-image patches that excite it most, each shown in its 7x7 surroundings with the 3x3
+    patch outlined."""
+    limits = kernel_limits(kernels, per_filter)
     context = windows.shape[-1]
     cell = context * PATCH_PX
     half = (context - 3) // 2 * PATCH_PX
@@ -330,7 +341,7 @@ def filter_patches_image(kernels: np.ndarray, windows: np.ndarray, filters: list
         y = GAP + row * (cell + GAP)
         draw.text((4, y + cell / 2), f"filter {f + 1}", fill=INK, font=font, anchor="lm")
         x = label_w
-        sheet.paste(enlarge(diverging(kernels[:, :, 0, f], limit), cell), (x, y))
+        sheet.paste(enlarge(diverging(kernels[:, :, 0, f], float(limits[f])), cell), (x, y))
         draw.rectangle((x - 1, y - 1, x + cell, y + cell), outline="#c9d1d9")
         for k in range(per_row):
             x = label_w + (k + 1) * (cell + GAP) + GAP

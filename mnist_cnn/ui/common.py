@@ -141,6 +141,10 @@ def session_id() -> str:
     return st.session_state["session_id"]
 
 
+# The canvas' undo and clear buttons sit in Streamlit's element toolbar, hidden until pointed at.
+TOOLBAR_HINT = "Undo and clear are in the toolbar that shows above the canvas's right corner when you point at it."
+
+
 def format_seconds(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

@@ -31,7 +31,7 @@ from mnist_cnn.reading.verdicts import (
     phone_answer,
 )
 from mnist_cnn.ui import number, plots
-from mnist_cnn.ui.common import follow_current_model
+from mnist_cnn.ui.common import TOOLBAR_HINT, follow_current_model
 from mnist_cnn.ui.labelling import label_row, send_strokes_before_save, show_toasts
 
 MODES = ("One digit", "A number")
@@ -120,7 +120,7 @@ def digit_panel(clf: Classifier) -> None:
         result = st_canvas(stroke_width=stroke, stroke_color=CANVAS_INK, background_color=CANVAS_PAPER,
                            height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
                            return_image_data=True, key=canvas_key("canvas"))
-        st.caption(f"{DRAW_HINT} Undo and clear are in the canvas toolbar.")
+        st.caption(f"{DRAW_HINT} {TOOLBAR_HINT}")
     image = canvas_to_mnist(result.image_data)
     st.session_state["drawing"] = image
     with right:

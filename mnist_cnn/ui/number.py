@@ -20,7 +20,7 @@ from mnist_cnn.network.inference import Classifier
 from mnist_cnn.reading.numbers import DigitReading, NumberReading, read_number
 from mnist_cnn.reading.verdicts import NOT_A_DIGIT
 from mnist_cnn.ui import plots
-from mnist_cnn.ui.common import plural
+from mnist_cnn.ui.common import TOOLBAR_HINT, plural
 
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
 TOP_GUESSES = 3
@@ -88,5 +88,5 @@ def render(clf: Classifier) -> None:
                        key="number_canvas")
     st.caption("Write digits side by side; strokes of one digit may be apart (a 5's flag), and digits that "
                "touch are cut apart where they can be (a small gap is surer). Only digits are read: a minus "
-               "sign or a decimal point is left out. Undo and clear are in the canvas toolbar.")
+               f"sign or a decimal point is left out. {TOOLBAR_HINT}")
     show_reading(read_number(clf, result.image_data))

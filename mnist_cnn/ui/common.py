@@ -150,9 +150,9 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def time_ago(then: float, now: float | None = None) -> str:
+def time_ago(then: float) -> str:
     """'just now', '12 min ago', '3 h ago', '2 days ago': when something happened, roughly."""
-    minutes = int(max(0.0, (now if now is not None else time.time()) - then) // 60)
+    minutes = int(max(0.0, time.time() - then) // 60)
     if minutes < 1:
         return "just now"
     if minutes < 60:

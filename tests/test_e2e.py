@@ -62,10 +62,11 @@ def test_tabs_show_their_content(page, app_url):
     expect(filters.get_by_text("responds to in test digit #0")).to_be_visible(
         timeout=browser.UI_TIMEOUT_MS)
     expect(filters.get_by_text("What each first-layer filter looks for")).to_be_visible()
-    # colour bar, filter grid, input digit, feature-map grid, and the filters' top patches in two columns
+    # filter grid (each filter on its own scale, no shared colour bar), input digit, feature-map grid, and
+    # the filters' top patches in two columns
     pictures = filters.get_by_test_id("stImageContainer").locator("img")
-    expect(pictures).to_have_count(6, timeout=browser.UI_TIMEOUT_MS * 2)
-    for i in range(6):  # each one loads (an image still arriving is not yet complete: wait, then judge)
+    expect(pictures).to_have_count(5, timeout=browser.UI_TIMEOUT_MS * 2)
+    for i in range(5):  # each one loads (an image still arriving is not yet complete: wait, then judge)
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=pictures.nth(i).element_handle(),
                                timeout=browser.UI_TIMEOUT_MS)
 

@@ -613,6 +613,9 @@ def test_the_page_saves_with_one_click_even_when_the_store_was_corrupt(user_home
     (saved,) = DrawingStore().list()
     assert (saved.label, saved.prediction, saved.source, len(saved.session)) == (1, 1, "canvas", 12)
     assert any(m.value.startswith("**1 drawing**") for m in at.markdown)
+    held = int(saved.held_out)
+    (table,) = at.dataframe  # each model's accuracy, with how many drawings it is measured on
+    assert list(table.value.columns) == ["model", "all drawings (1)", f"held out of fine-tuning ({held})"]
 
 
 def stale_click_page():

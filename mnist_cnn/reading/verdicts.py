@@ -64,12 +64,14 @@ def reads_as_a_number(image: np.ndarray, clf: Classifier) -> bool:
     return len(reading.digits) >= 2 and all(d.is_digit and not d.unsure for d in reading.digits)
 
 
-def judge(image: np.ndarray, clf: Classifier) -> Verdict:
+def judge(image: np.ndarray, clf: Classifier, number_hint: bool = True) -> Verdict:
     """The model's verdict on one 28x28 image, with the not-a-digit gate's say and, when either
-    sees more than one digit, the hint to read a number."""
+    sees more than one digit, the hint to read a number. Callers that never show the hint pass
+    number_hint=False and skip the number reader's pass (about 5 ms)."""
     v = verdict(clf.predict_proba(image[None])[0])
     v.is_digit, v.several = gate_says(image, v.probs, clf)
-    v.several = v.several or reads_as_a_number(image, clf)  # a flat drawing reads as one non-digit
+    if number_hint:
+        v.several = v.several or reads_as_a_number(image, clf)  # a flat drawing reads as one non-digit
     return v
 
 

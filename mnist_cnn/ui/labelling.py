@@ -106,7 +106,7 @@ def drawing_now(shown: Shown, current: Current | None, clf) -> Shown | None:
     image, original = now
     if drawing_id(image) == drawing_id(shown.image):
         return shown
-    v = judge(image, clf)
+    v = judge(image, clf, number_hint=False)  # the label row shows no hint
     return Shown(image, original, v.probs, preselection(v))
 
 

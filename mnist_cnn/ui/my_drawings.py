@@ -36,13 +36,13 @@ EMPTY_TEXT = ("No drawings saved yet. Draw a digit in the **Draw** tab, pick the
 
 @st.cache_data(max_entries=32, show_spinner="Scoring the models on the drawings…")
 def model_accuracies(path: str, model_id: str, db_path: str, signature: tuple, session: str | None) -> tuple:
-    """(accuracy on all, on the held-out ones) of one model on the stored drawings."""
+    """((accuracy, count) on all drawings, (accuracy, count) on the held-out ones) of one model."""
     drawings = DrawingStore(db_path)
     clf = classifier_at(path)
     images, labels, _ = drawings.dataset("all", session=session)
     held_images, held_labels, _ = drawings.dataset("held_out", session=session)
-    return (drawings_accuracy(clf, images, labels, chunk=NUMPY_MAX_BATCH),
-            drawings_accuracy(clf, held_images, held_labels, chunk=NUMPY_MAX_BATCH))
+    return ((drawings_accuracy(clf, images, labels, chunk=NUMPY_MAX_BATCH), len(labels)),
+            (drawings_accuracy(clf, held_images, held_labels, chunk=NUMPY_MAX_BATCH), len(held_labels)))
 
 
 def _percent(value: float | None) -> str:
@@ -59,9 +59,11 @@ def accuracy_table(drawings: DrawingStore, clf: Classifier, session: str | None)
     signature = drawings.signature()
     for name, path in models.items():
         model = clf if name == "current" else classifier_at(path)
-        everything, held = model_accuracies(str(path), model.model_id, str(drawings.location), signature, session)
-        rows.append({"model": f"{name}: {model.entry.label}", "all drawings": _percent(everything),
-                     "held out of fine-tuning": _percent(held)})
+        (everything, n_all), (held, n_held) = model_accuracies(str(path), model.model_id, str(drawings.location),
+                                                               signature, session)
+        # The counts head the columns: a percentage of 4 drawings says little without them.
+        rows.append({"model": f"{name}: {model.entry.label}", f"all drawings ({n_all})": _percent(everything),
+                     f"held out of fine-tuning ({n_held})": _percent(held)})
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption("Held out: the fixed fifth of the drawings a fine-tune never trains on, so its accuracy there "
                "shows what it really learned.")

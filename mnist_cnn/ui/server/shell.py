@@ -136,7 +136,7 @@ def answer_png(data: bytes, clf: Any) -> dict[str, Any]:
     image = canvas_to_mnist(rgba)
     if image is None:
         return {"value": NO_PREDICTION, "delta": ""}
-    value, delta = metric_text(judge(image, clf))
+    value, delta = metric_text(judge(image, clf, number_hint=False))  # no hint in the answer
     return {"value": value, "delta": delta}
 
 

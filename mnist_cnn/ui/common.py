@@ -143,6 +143,9 @@ def session_id() -> str:
 
 # The canvas' undo and clear buttons sit in Streamlit's element toolbar, hidden until pointed at.
 TOOLBAR_HINT = "Undo and clear are in the toolbar that shows above the canvas's right corner when you point at it."
+# Room between the Stroke width slider and the canvas: the toolbar floats 1rem above the canvas'
+# top and, without it, covers the slider's track.
+TOOLBAR_ROOM = "small"
 
 
 def format_seconds(seconds: float) -> str:

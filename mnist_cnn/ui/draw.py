@@ -31,7 +31,7 @@ from mnist_cnn.reading.verdicts import (
     phone_answer,
 )
 from mnist_cnn.ui import number, plots
-from mnist_cnn.ui.common import TOOLBAR_HINT, follow_current_model
+from mnist_cnn.ui.common import TOOLBAR_HINT, TOOLBAR_ROOM, follow_current_model
 from mnist_cnn.ui.labelling import label_row, send_strokes_before_save, show_toasts
 
 MODES = ("One digit", "A number")
@@ -117,6 +117,7 @@ def digit_panel(clf: Classifier) -> None:
     with left:
         answer = st.empty()
         stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="stroke_width")
+        st.space(TOOLBAR_ROOM)
         result = st_canvas(stroke_width=stroke, stroke_color=CANVAS_INK, background_color=CANVAS_PAPER,
                            height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
                            return_image_data=True, key=canvas_key("canvas"))

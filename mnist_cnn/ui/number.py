@@ -20,7 +20,7 @@ from mnist_cnn.network.inference import Classifier
 from mnist_cnn.reading.numbers import DigitReading, NumberReading, read_number
 from mnist_cnn.reading.verdicts import NOT_A_DIGIT
 from mnist_cnn.ui import plots
-from mnist_cnn.ui.common import TOOLBAR_HINT, plural
+from mnist_cnn.ui.common import TOOLBAR_HINT, TOOLBAR_ROOM, plural
 
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
 TOP_GUESSES = 3
@@ -81,6 +81,7 @@ def fit_to_screen_css(key: str, width: int) -> str:
 def render(clf: Classifier) -> None:
     """The "A number" mode's body (the caller wraps it in a fragment)."""
     stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="number_stroke_width")
+    st.space(TOOLBAR_ROOM)
     width, height = NUMBER_CANVAS
     st.html(fit_to_screen_css("number_canvas", width))
     result = st_canvas(stroke_width=stroke, stroke_color=CANVAS_INK, background_color=CANVAS_PAPER,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from mnist_cnn.config import BROWSER_COOKIE, DATA_ENV
+from mnist_cnn.config import BROWSER_COOKIE, DATA_ENV, DEFAULT_STROKE_WIDTH, STROKE_WIDTH_RANGE
 from mnist_cnn.data import mnist
 from mnist_cnn.network import store
 from mnist_cnn.network.inference import Classifier, load_classifier
@@ -141,11 +141,20 @@ def session_id() -> str:
     return st.session_state["session_id"]
 
 
-# The canvas' undo and clear buttons sit in Streamlit's element toolbar, hidden until pointed at.
+# The canvas' undo and clear buttons sit in its own toolbar, hidden until pointed at.
 TOOLBAR_HINT = "Undo and clear are in the toolbar that shows above the canvas's right corner when you point at it."
 # Room between the Stroke width slider and the canvas: the toolbar floats 1rem above the canvas'
-# top and, without it, covers the slider's track.
+# top and, without it, covers the slider's track. The first-second page (server/shell.css,
+# --above-canvas) leaves the same room.
 TOOLBAR_ROOM = "small"
+
+
+def stroke_slider(key: str) -> int:
+    """The Stroke width slider that goes above a drawing canvas, with room under it for the
+    canvas' toolbar; the pen width chosen, in canvas pixels."""
+    width = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key=key)
+    st.space(TOOLBAR_ROOM)
+    return width
 
 
 def format_seconds(seconds: float) -> str:

@@ -14,10 +14,8 @@ from mnist_cnn.config import (
     CANVAS_INK,
     CANVAS_PAPER,
     CANVAS_SIZE,
-    DEFAULT_STROKE_WIDTH,
     MAX_UPLOAD_MB,
     PREDICTION_COLUMNS,
-    STROKE_WIDTH_RANGE,
 )
 from mnist_cnn.network.inference import Classifier, Verdict
 from mnist_cnn.reading.preprocess import ImageError, canvas_to_mnist, image_to_mnist
@@ -31,7 +29,7 @@ from mnist_cnn.reading.verdicts import (
     phone_answer,
 )
 from mnist_cnn.ui import number, plots
-from mnist_cnn.ui.common import TOOLBAR_HINT, TOOLBAR_ROOM, follow_current_model
+from mnist_cnn.ui.common import TOOLBAR_HINT, follow_current_model, stroke_slider
 from mnist_cnn.ui.labelling import label_row, send_strokes_before_save, show_toasts
 
 MODES = ("One digit", "A number")
@@ -116,8 +114,7 @@ def digit_panel(clf: Classifier) -> None:
     left, right = st.columns(PREDICTION_COLUMNS, gap="large")
     with left:
         answer = st.empty()
-        stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="stroke_width")
-        st.space(TOOLBAR_ROOM)
+        stroke = stroke_slider("stroke_width")
         result = st_canvas(stroke_width=stroke, stroke_color=CANVAS_INK, background_color=CANVAS_PAPER,
                            height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
                            return_image_data=True, key=canvas_key("canvas"))

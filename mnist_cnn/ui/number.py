@@ -11,16 +11,14 @@ from streamlit_drawable_canvas import st_canvas
 from mnist_cnn.config import (
     CANVAS_INK,
     CANVAS_PAPER,
-    DEFAULT_STROKE_WIDTH,
     MAX_NUMBER_DIGITS,
     NUMBER_CANVAS,
-    STROKE_WIDTH_RANGE,
 )
 from mnist_cnn.network.inference import Classifier
 from mnist_cnn.reading.numbers import DigitReading, NumberReading, read_number
 from mnist_cnn.reading.verdicts import NOT_A_DIGIT
 from mnist_cnn.ui import plots
-from mnist_cnn.ui.common import TOOLBAR_HINT, TOOLBAR_ROOM, plural
+from mnist_cnn.ui.common import TOOLBAR_HINT, plural, stroke_slider
 
 DIGIT_SCALE = 3  # each digit's 28x28 input shown 84 px wide
 TOP_GUESSES = 3
@@ -80,8 +78,7 @@ def fit_to_screen_css(key: str, width: int) -> str:
 
 def render(clf: Classifier) -> None:
     """The "A number" mode's body (the caller wraps it in a fragment)."""
-    stroke = st.slider("Stroke width", *STROKE_WIDTH_RANGE, DEFAULT_STROKE_WIDTH, key="number_stroke_width")
-    st.space(TOOLBAR_ROOM)
+    stroke = stroke_slider("number_stroke_width")
     width, height = NUMBER_CANVAS
     st.html(fit_to_screen_css("number_canvas", width))
     result = st_canvas(stroke_width=stroke, stroke_color=CANVAS_INK, background_color=CANVAS_PAPER,

@@ -51,6 +51,16 @@ def test_a_one_with_a_flag_drawn_on_the_canvas_reads_one(clf):
     assert shown_right(clf, images, np.ones(100, np.int64)) >= floor(HELD_OUT_PEN_RATE, 100)
 
 
+def test_a_hairline_drawing_reaches_the_network_as_bold_as_mnist_ink(clf):
+    rng = np.random.default_rng(12)
+    labels = np.arange(100) % 10
+    canvases = [write_glyphs([hw.training_glyph(int(d), rng)], (280, 280), rng, pen=2, height=rng.uniform(0.6, 0.9))
+                for d in labels]  # a 2-px pen over a big digit, a pencil line: 1/10 of a px once scaled
+    images = np.stack([canvas_to_mnist(c) for c in canvases])
+    assert images.max(axis=(1, 2)).min() > 0.9  # strokes, not a grey trace
+    assert shown_right(clf, images, labels) >= floor(HELD_OUT_PEN_RATE, 100)
+
+
 def test_digits_in_a_pen_style_training_never_saw_are_read(clf):
     images, labels = hw.pen_digits(N, seed=2024, held_out=True)
     assert shown_right(clf, images, labels) >= floor(HELD_OUT_PEN_RATE, N)

@@ -13,12 +13,16 @@ import struct
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from mnist_cnn.config import DIGIT_BOX, IMAGE_SIZE, MAX_IMAGE_PIXELS
 
 INK_THRESHOLD = 0.1  # fraction of full ink below which a pixel counts as background
 MIN_INK = 0.15  # a canvas whose strongest pixel is fainter than this is blank
+# Hairlines are thickened to this width (px, in the 20-px box) before scaling. MNIST's thinnest
+# strokes are 2 px there (its 1st percentile), so only a pen far thinner than any MNIST digit is
+# touched: a thin pen on a big digit, a hairline script, which scaling would fade to a grey trace.
+MIN_STROKE_WIDTH = 1.5
 MAX_WORKING_SIDE = 560  # uploads are shrunk to this before analysis; plenty for a 20 px digit
 NOT_A_PICTURE = "this file is not a picture Pillow can read; use a PNG, JPEG, GIF, BMP or WebP"
 TOO_LARGE = "the picture is {size}; use one under %d megapixels" % (MAX_IMAGE_PIXELS // 1_000_000)
@@ -56,9 +60,33 @@ def ink_from_rgba(rgba: np.ndarray) -> np.ndarray:
     return _ink_from_gray(gray)
 
 
+def stroke_width(mask: np.ndarray) -> float:
+    """The mean width in pixels of the strokes in a boolean ink mask: twice the area over the
+    outline, as a stroke of width w and length L has area wL and an outline of about 2L."""
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    area = int(mask.sum())
+    return 2.0 * area / max(area - int(inner.sum()), 1)
+
+
+def thicken_hairlines(crop: np.ndarray, peak: int) -> np.ndarray:
+    """The cropped uint8 ink with its strokes widened to MIN_STROKE_WIDTH of the 20-px box (on
+    every side, so the crop grows with them) if they are thinner; unchanged otherwise (every
+    MNIST digit, most drawings)."""
+    wanted = MIN_STROKE_WIDTH * max(crop.shape) / DIGIT_BOX
+    grow = int(round(wanted - stroke_width(crop > peak // 2))) | 1  # a max filter's side is odd
+    if grow <= 1:
+        return crop
+    padded = np.pad(crop, grow // 2)
+    return np.asarray(Image.fromarray(padded, "L").filter(ImageFilter.MaxFilter(grow)))
+
+
 def normalize_ink(ink: np.ndarray) -> np.ndarray | None:
-    """Crop, scale to a 20 px box, centre by mass in 28x28. `ink` is uint8 (0-255) or float
-    (0-1); None when there is no ink."""
+    """Crop, widen hairlines, scale to a 20 px box, centre by mass in 28x28. `ink` is uint8
+    (0-255) or float (0-1); None when there is no ink."""
     if ink.dtype != np.uint8:
         ink = (np.clip(ink, 0.0, 1.0) * 255).astype(np.uint8)
     peak = int(ink.max()) if ink.size else 0
@@ -68,6 +96,7 @@ def normalize_ink(ink: np.ndarray) -> np.ndarray | None:
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     crop = np.ascontiguousarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    crop = thicken_hairlines(crop, peak)
     h, w = crop.shape
     scale = DIGIT_BOX / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
